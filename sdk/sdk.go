@@ -1,0 +1,154 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rung-runtime/rung/proto/stagev1"
+)
+
+// ProtocolVersion is the stage protocol version this SDK speaks. The host
+// refuses plugins that announce another.
+const ProtocolVersion = 1
+
+// PluginName is the go-plugin plugin-map key under which the stage is served.
+const PluginName = "stage"
+
+// Handshake is the go-plugin handshake shared by the host and every plugin.
+// The cookie only stops a plugin binary run by hand from waiting forever for a
+// host; it is not a security feature (checksums are).
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "RUNG_STAGE_PLUGIN",
+	MagicCookieValue: "4f1c2a6e-rung-stage-protocol",
+}
+
+// Container is what a call is about: the container's id, bundle, decoded spec,
+// the state this plugin returned earlier, and its operator-given config block.
+type Container struct {
+	ID     string
+	Bundle string
+	// Spec is decoded from SpecJSON; nil only if SpecJSON is empty.
+	Spec     *specs.Spec
+	SpecJSON []byte
+	// State is what this plugin returned from Prepare and Attach, as stored by
+	// the host. Empty in Validate and Prepare, possibly partial in Destroy.
+	State map[string]string
+	// Config is the plugin's own block from the operator's rung config.
+	Config      json.RawMessage
+	Annotations map[string]string
+}
+
+// Description is a plugin's answer to Describe.
+type Description struct {
+	Name    string
+	Version string
+	// Stage is the stage the plugin fills ("namespaces", "cgroups", "seccomp",
+	// "lsm", or an extra stage's name).
+	Stage string
+	// Handles lists the spec fields the stage owns, as JSON paths.
+	Handles []string
+	// Features is this stage's part of `rung features`, a JSON object merged
+	// into the runtime-spec features document.
+	Features json.RawMessage
+}
+
+// Plan is a plugin's answer to Prepare.
+type Plan struct {
+	// State is stored by the host and handed back on every later call.
+	State map[string]string
+	// Actions are applied by the container init (or, for placement, the host).
+	Actions []*stagev1.Action
+}
+
+// FieldError is a validation error about one spec field.
+type FieldError struct {
+	// Field is a JSON path into the spec, e.g. "linux.seccomp.defaultAction".
+	Field   string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Stage is the interface every stage plugin implements.
+type Stage interface {
+	Describe(ctx context.Context) (Description, error)
+	// Validate returns the problems it finds in the spec fields it owns. It must
+	// have no side effects.
+	Validate(ctx context.Context, c *Container) ([]FieldError, error)
+	Prepare(ctx context.Context, c *Container) (*Plan, error)
+	// Attach acts on the container's init, which waits at pid until every stage
+	// has answered. The returned map is merged into the stored state.
+	Attach(ctx context.Context, c *Container, pid int) (map[string]string, error)
+	// Destroy undoes Prepare and Attach; idempotent, and must work on a
+	// container whose state is partial or empty.
+	Destroy(ctx context.Context, c *Container) error
+}
+
+// Event is one cgroup event, as runc's `events` names them ("oom", ...).
+type Event struct {
+	Type string
+	Data json.RawMessage
+}
+
+// ResourceStage is implemented by the stage that owns the container's cgroup.
+type ResourceStage interface {
+	Stage
+	Update(ctx context.Context, c *Container, r *specs.LinuxResources) error
+	// Stats returns runc's `events --stats` data object.
+	Stats(ctx context.Context, c *Container) (json.RawMessage, error)
+	Pause(ctx context.Context, c *Container) error
+	Resume(ctx context.Context, c *Container) error
+	Pids(ctx context.Context, c *Container) ([]int, error)
+	KillAll(ctx context.Context, c *Container, sig syscall.Signal) error
+	// Events calls send for each event until ctx ends or the cgroup is gone.
+	Events(ctx context.Context, c *Container, send func(Event) error) error
+}
+
+// Base gives every Stage method except Describe a harmless default, so a
+// plugin only writes the calls it cares about.
+type Base struct{}
+
+// Validate accepts every spec.
+func (Base) Validate(context.Context, *Container) ([]FieldError, error) { return nil, nil }
+
+// Prepare does nothing and asks nothing of the init.
+func (Base) Prepare(context.Context, *Container) (*Plan, error) { return &Plan{}, nil }
+
+// Attach does nothing.
+func (Base) Attach(context.Context, *Container, int) (map[string]string, error) { return nil, nil }
+
+// Destroy has nothing to undo.
+func (Base) Destroy(context.Context, *Container) error { return nil }
+
+var logger = hclog.New(&hclog.LoggerOptions{
+	Name:       "plugin",
+	Level:      hclog.Trace,
+	Output:     os.Stderr,
+	JSONFormat: true,
+})
+
+// Logger returns the plugin's logger. Its lines reach the host's log (the host
+// decides the level that is kept); never print to stdout instead.
+func Logger() hclog.Logger { return logger }
+
+// Serve runs impl as a stage plugin until the host ends it. It does not return.
+func Serve(impl Stage) {
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		fmt.Fprintln(os.Stderr, "this is a rung stage plugin; the rung runtime starts it, it is not run by hand")
+		os.Exit(1)
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         plugin.PluginSet{PluginName: &GRPCPlugin{Impl: impl}},
+		GRPCServer:      plugin.DefaultGRPCServer,
+		Logger:          logger,
+	})
+}
