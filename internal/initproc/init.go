@@ -1,0 +1,214 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/hooks"
+	"github.com/rung-runtime/rung/internal/nsexec"
+	"github.com/rung-runtime/rung/internal/process"
+	"github.com/rung-runtime/rung/internal/procfs"
+	"github.com/rung-runtime/rung/internal/rootfs"
+	"github.com/rung-runtime/rung/plugins/seccomp/install"
+)
+
+// IsInit says whether this process is a container init the bootstrap forked.
+func IsInit() bool { return os.Getenv(nsexec.InitEnv) != "" && len(os.Args) > 1 && os.Args[1] == "init" }
+
+// Main is the init's whole life: it never returns. On success it is replaced
+// by the container's process; on failure it tells the host and exits.
+func Main() {
+	// Everything per-thread (LSM attributes, the seccomp filter before TSYNC,
+	// namespace state) must happen on the thread that finally calls execve.
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(nsexec.InitEnv))
+	if err != nil || fd < 3 {
+		os.Exit(nsexec.ExitBootstrap)
+	}
+	os.Unsetenv(nsexec.InitEnv)
+	sock := os.NewFile(uintptr(fd), "init-sync")
+	var cfg Config
+	if err := ReadFrame(sock, &cfg); err != nil {
+		os.Exit(nsexec.ExitBootstrap)
+	}
+	err = run(sock, &cfg)
+	_ = WriteFrame(sock, Message{Type: MsgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func run(sock *os.File, cfg *Config) error {
+	spec := cfg.Spec
+	if spec == nil || spec.Process == nil {
+		return errors.New("init: no process in the config")
+	}
+	p := spec.Process
+	if !cfg.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("joining a new session keyring: %w", err)
+		}
+	}
+	if _, err := unix.Setsid(); err != nil && !cfg.Exec {
+		return fmt.Errorf("setsid: %w", err)
+	}
+
+	rcfg := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, MountLabel: cfg.Plan.MountLabel}
+	if !cfg.Exec {
+		if err := rootfs.Prepare(rcfg); err != nil {
+			return err
+		}
+		if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) { //nolint:staticcheck
+			if err := WriteFrame(sock, Message{Type: MsgHooks}); err != nil {
+				return err
+			}
+			var m Message
+			if err := ReadFrame(sock, &m); err != nil {
+				return fmt.Errorf("waiting for createRuntime hooks: %w", err)
+			}
+			if m.Type != MsgHooksOK {
+				return fmt.Errorf("host aborted at createRuntime hooks: %s", m.Error)
+			}
+		}
+		if spec.Hooks != nil {
+			if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, cfg.State); err != nil {
+				return err
+			}
+		}
+		if err := rootfs.Pivot(rcfg); err != nil {
+			return err
+		}
+	}
+	if p.Terminal {
+		slave, err := setupConsole(cfg.ConsoleSocketFd)
+		if err != nil {
+			return err
+		}
+		rcfg.ConsoleSlave = slave
+	}
+	if !cfg.Exec {
+		if err := rootfs.Finalize(rcfg); err != nil {
+			return err
+		}
+		if err := setHostname(spec, cfg.NewUTS); err != nil {
+			return err
+		}
+		if spec.Linux != nil {
+			if err := process.ApplySysctl(spec.Linux.Sysctl); err != nil {
+				return err
+			}
+		}
+	}
+	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		return err
+	}
+	if err := process.SetRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	path, err := process.LookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
+	// Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a
+	// filter, so it goes in before the capabilities are dropped (as runc).
+	if !p.NoNewPrivileges {
+		if err := installSeccomp(cfg); err != nil {
+			return err
+		}
+	}
+	if err := process.Finalize(p, 3+cfg.PreserveFds); err != nil {
+		return err
+	}
+	// The exec label and, with no_new_privs, seccomp go last, as runc: the
+	// label only takes effect at execve, and the filter must be in place
+	// before the sync socket closes so a notify fd can still reach the host.
+	for _, a := range cfg.Plan.ProcAttrs {
+		if err := procfs.WriteThreadSelfAttr(a.LSM, a.Attr, a.Value); err != nil {
+			return fmt.Errorf("setting the %s %s label: %w", a.LSM, a.Attr, err)
+		}
+	}
+	if p.NoNewPrivileges {
+		if err := installSeccomp(cfg); err != nil {
+			return err
+		}
+	}
+	if err := WriteFrame(sock, Message{Type: MsgReady}); err != nil {
+		return err
+	}
+	sock.Close()
+	if !cfg.Exec {
+		if err := waitForStart(cfg.FifoFd); err != nil {
+			// The host is gone; the only witness is our stderr.
+			fmt.Fprintln(os.Stderr, "rung init:", err)
+			os.Exit(1)
+		}
+		if spec.Hooks != nil {
+			if err := hooks.Run("startContainer", spec.Hooks.StartContainer, cfg.State); err != nil {
+				fmt.Fprintln(os.Stderr, "rung init:", err)
+				os.Exit(1)
+			}
+		}
+	}
+	// Landlock last: it would also confine the fifo open and the hooks.
+	if err := applyLandlock(cfg.Plan.Landlock); err != nil {
+		fmt.Fprintln(os.Stderr, "rung init:", err)
+		os.Exit(1)
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	fmt.Fprintf(os.Stderr, "rung init: exec %s: %v\n", p.Args[0], err)
+	os.Exit(127)
+	return nil
+}
+
+func installSeccomp(cfg *Config) error {
+	for _, s := range cfg.Plan.Seccomp {
+		fd, err := install.Install(s.Program, s.Flags)
+		if err != nil {
+			return fmt.Errorf("installing the seccomp filter: %w", err)
+		}
+		if fd >= 0 {
+			if err := sendNotifyFd(cfg, s, fd); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// waitForStart blocks until `rung start` opens the exec fifo.
+func waitForStart(fifoFd int) error {
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		return fmt.Errorf("writing the exec fifo: %w", err)
+	}
+	unix.Close(fd)
+	unix.Close(fifoFd)
+	return nil
+}
+
+func setHostname(spec *specs.Spec, newUTS bool) error {
+	if spec.Hostname == "" && spec.Domainname == "" {
+		return nil
+	}
+	if !newUTS {
+		return errors.New("hostname: setting the hostname requires a new uts namespace")
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("domainname %q: %w", spec.Domainname, err)
+		}
+	}
+	return nil
+}

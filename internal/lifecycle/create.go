@@ -1,0 +1,577 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/hooks"
+	"github.com/rung-runtime/rung/internal/initproc"
+	"github.com/rung-runtime/rung/internal/launcher"
+	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/internal/nsexec"
+	"github.com/rung-runtime/rung/internal/state"
+	"github.com/rung-runtime/rung/proto/stagev1"
+)
+
+// Env is what every lifecycle operation needs from the CLI.
+type Env struct {
+	Store   state.Store
+	Log     *logging.Logger
+	Plugins []launcher.Spec
+	// Stdio is the caller's real stdin/stdout/stderr (os.Stdin is shielded).
+	Stdio [3]*os.File
+}
+
+// CreateOptions are `rung create`'s flags.
+type CreateOptions struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFds   int
+}
+
+// initTimeout bounds the whole conversation with the init, hooks included.
+const initTimeout = 2 * time.Minute
+
+type creation struct {
+	env     *Env
+	opts    CreateOptions
+	bundle  *Bundle
+	plugins launcher.Set
+	rec     *state.Container
+	plan    plan
+	boot    *exec.Cmd
+	sock    *os.File
+}
+
+// Create makes the container and leaves its init waiting on the exec fifo.
+// On any failure it undoes everything it did.
+func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
+	if err := state.ValidateID(opts.ID); err != nil {
+		return err
+	}
+	if opts.PreserveFds < 0 || opts.PreserveFds > 1024 {
+		return fmt.Errorf("--preserve-fds: %d is out of range", opts.PreserveFds)
+	}
+	// Plugin launch is the slowest step; overlap it with reading the bundle.
+	type launched struct {
+		set launcher.Set
+		err error
+	}
+	ch := make(chan launched, 1)
+	go func() {
+		set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins)
+		ch <- launched{set, err}
+	}()
+	bundle, berr := LoadBundle(opts.Bundle)
+	l := <-ch
+	if berr != nil {
+		l.set.Close()
+		return fmt.Errorf("container %q: %w", opts.ID, berr)
+	}
+	if l.err != nil {
+		return fmt.Errorf("container %q: %w", opts.ID, l.err)
+	}
+	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set}
+	defer c.plugins.Close()
+	if bundle.Spec.Process == nil {
+		return fmt.Errorf("container %q: config.json: process: missing", opts.ID)
+	}
+	if err := c.validate(ctx); err != nil {
+		return fmt.Errorf("container %q: %w", opts.ID, err)
+	}
+	if err := env.Store.Reserve(opts.ID); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.abort()
+		}
+	}()
+	if err := c.run(ctx); err != nil {
+		return fmt.Errorf("container %q: %w", opts.ID, err)
+	}
+	return nil
+}
+
+func (c *creation) step(s string) error {
+	c.rec.Steps = append(c.rec.Steps, s)
+	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s)
+	return c.env.Store.Save(c.rec)
+}
+
+func (c *creation) container(p *launcher.Plugin) *stagev1.Container {
+	pc := &stagev1.Container{
+		Id: c.opts.ID, Bundle: c.bundle.Dir, SpecJson: c.bundle.RawSpec,
+		PluginConfigJson: p.Spec.Config, Annotations: c.bundle.Spec.Annotations,
+	}
+	if c.rec != nil {
+		if r := c.rec.Plugins[p.Spec.Stage]; r != nil {
+			pc.State = r.State
+		}
+	}
+	return pc
+}
+
+func (c *creation) validate(ctx context.Context) error {
+	return c.plugins.Each(func(p *launcher.Plugin) error {
+		return p.Call(ctx, "validate", func(ctx context.Context) error {
+			resp, err := p.Stage().Validate(ctx, &stagev1.ValidateRequest{Container: c.container(p)})
+			if err != nil {
+				return err
+			}
+			if len(resp.GetErrors()) > 0 {
+				e := resp.GetErrors()[0]
+				more := ""
+				if n := len(resp.GetErrors()); n > 1 {
+					more = fmt.Sprintf(" (and %d more)", n-1)
+				}
+				return fmt.Errorf("config.json: %s: %s%s", e.GetField(), e.GetMessage(), more)
+			}
+			return nil
+		})
+	})
+}
+
+func (c *creation) run(ctx context.Context) error {
+	owner := ""
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	c.rec = &state.Container{
+		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Created: time.Now().UTC(),
+		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
+		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
+	}
+	for _, p := range c.plugins {
+		c.rec.Plugins[p.Spec.Stage] = &state.PluginRecord{Stage: p.Spec.Stage, Binary: p.Path, PrepareStarted: true,
+			Resources: p.Desc.GetResources()}
+	}
+	if err := c.step("prepare"); err != nil {
+		return err
+	}
+	if err := c.prepare(ctx); err != nil {
+		return err
+	}
+	if err := c.spawn(ctx); err != nil {
+		return err
+	}
+	if c.opts.PidFile != "" {
+		if err := writePidFile(c.opts.PidFile, c.rec.Pid); err != nil {
+			return err
+		}
+	}
+	c.rec.Status = state.Created
+	c.rec.CreatorPid = 0
+	return c.step("created")
+}
+
+func (c *creation) prepare(ctx context.Context) error {
+	type answer struct {
+		resp *stagev1.PrepareResponse
+	}
+	answers := make([]answer, len(c.plugins))
+	err := c.plugins.Each(func(p *launcher.Plugin) error {
+		i := indexOf(c.plugins, p)
+		return p.Call(ctx, "prepare", func(ctx context.Context) error {
+			resp, err := p.Stage().Prepare(ctx, &stagev1.PrepareRequest{Container: c.container(p)})
+			answers[i].resp = resp
+			return err
+		})
+	})
+	// Record every answer that came, even on failure, so the cleanup can
+	// Destroy what was made.
+	for i, p := range c.plugins {
+		if resp := answers[i].resp; resp != nil {
+			r := c.rec.Plugins[p.Spec.Stage]
+			r.Prepared, r.State = true, resp.GetState()
+			acts, aerr := encodeActions(resp.GetActions())
+			if aerr != nil && err == nil {
+				err = fmt.Errorf("%s: prepare: %w", p.Label(), aerr)
+			}
+			r.Actions = acts
+		}
+	}
+	if serr := c.step("prepared"); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	for i, p := range c.plugins {
+		if err := c.plan.add(answers[i].resp.GetActions()); err != nil {
+			return fmt.Errorf("%s: prepare: %w", p.Label(), err)
+		}
+	}
+	c.rec.CgroupPath = c.plan.cgroupDir
+	return nil
+}
+
+func indexOf(set launcher.Set, p *launcher.Plugin) int {
+	for i, q := range set {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// spawn starts the bootstrap, runs every Attach while it waits, then hands
+// the forked init its config and waits until it sits on the exec fifo.
+func (c *creation) spawn(ctx context.Context) error {
+	fifo := c.env.Store.FifoPath(c.opts.ID)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return fmt.Errorf("exec fifo: %w", err)
+	}
+	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("exec fifo: %w", err)
+	}
+	defer fifoFile.Close()
+	if uid, gid, ok := rootIDs(c.bundle.Spec); ok {
+		// The init drops to the container's root before it opens the fifo.
+		if err := os.Chown(fifo, uid, gid); err != nil {
+			return fmt.Errorf("exec fifo: %w", err)
+		}
+	}
+
+	extra := make([]*os.File, 0, c.opts.PreserveFds+3)
+	for i := 0; i < c.opts.PreserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	var console *os.File
+	if c.bundle.Spec.Process.Terminal {
+		if c.opts.ConsoleSocket == "" {
+			return errors.New("process.terminal: true needs --console-socket")
+		}
+		console, err = dialConsole(c.opts.ConsoleSocket)
+		if err != nil {
+			return err
+		}
+		defer console.Close()
+	} else if c.opts.ConsoleSocket != "" {
+		return errors.New("--console-socket: given but process.terminal is false")
+	}
+
+	parent, child, err := socketPair()
+	if err != nil {
+		return err
+	}
+	c.sock = parent
+	defer child.Close()
+	syncFd := 3 + len(extra)
+	extra = append(extra, child, fifoFile)
+	consoleFd := -1
+	if console != nil {
+		consoleFd = 3 + len(extra)
+		extra = append(extra, console)
+	}
+
+	self, err := sealedSelf(extra)
+	if err != nil {
+		return err
+	}
+	defer self.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
+		Args:       []string{"rung", "init"},
+		Env:        []string{nsexec.InitEnv + "=" + strconv.Itoa(syncFd)},
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			// The bootstrap must not outlive a create that died mid-way.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if c.bundle.Spec.Process.Terminal {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.env.Stdio[0], c.env.Stdio[1], c.env.Stdio[2]
+	}
+	if c.plan.cgroupDir != "" {
+		cg, err := os.Open(c.plan.cgroupDir)
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", c.plan.cgroupDir, err)
+		}
+		defer cg.Close()
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(int(cg.Fd()), &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
+			return fmt.Errorf("cgroup %s from the cgroups stage is not a cgroup v2 directory", c.plan.cgroupDir)
+		}
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cg.Fd())
+	}
+	bootMsg, err := c.plan.bootstrap.Encode()
+	if err != nil {
+		return err
+	}
+	if err := c.step("spawn"); err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the init: %w", err)
+	}
+	c.boot = cmd
+	c.rec.BootstrapPid = cmd.Process.Pid
+	if err := c.step("spawned"); err != nil {
+		return err
+	}
+	child.Close()
+	_ = parent.SetDeadline(time.Now().Add(initTimeout))
+	if _, err := parent.Write(bootMsg); err != nil {
+		return c.initFailed("sending the bootstrap", err)
+	}
+	rep, err := nsexec.ReadReply(parent)
+	if err != nil || rep.Type != nsexec.ReplyAttach {
+		return c.bootstrapFailed(rep, err)
+	}
+	if err := c.attach(ctx, rep.Value); err != nil {
+		return err
+	}
+	if _, err := parent.Write(nsexec.Go()); err != nil {
+		return c.initFailed("releasing the bootstrap", err)
+	}
+	rep, err = nsexec.ReadReply(parent)
+	if err != nil || rep.Type != nsexec.ReplyPid {
+		return c.bootstrapFailed(rep, err)
+	}
+	if err := c.recordPid(rep.Value); err != nil {
+		return err
+	}
+	if err := c.boot.Wait(); err != nil {
+		return c.initFailed("bootstrap", err)
+	}
+	c.boot = nil
+
+	st := c.ociState(specs.StateCreating)
+	cfg := &initproc.Config{
+		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: c.bundle.Spec,
+		NoPivot: c.opts.NoPivot, NoNewKeyring: c.opts.NoNewKeyring,
+		FifoFd: syncFd + 1, ConsoleSocketFd: consoleFd, PreserveFds: c.opts.PreserveFds,
+		NewPidNS: c.plan.bootstrap.CloneFlags&unix.CLONE_NEWPID != 0,
+		NewUTS:   c.plan.bootstrap.CloneFlags&unix.CLONE_NEWUTS != 0,
+		Plan:     c.plan.init, State: st,
+	}
+	return talkToInit(parent, cfg, c.bundle.Spec.Hooks, st)
+}
+
+// talkToInit sends the init its config and serves its requests until it
+// reports ready or fails.
+func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State) error {
+	if err := initproc.WriteFrame(sock, cfg); err != nil {
+		return fmt.Errorf("sending the init its config: %w", err)
+	}
+	for {
+		var m initproc.Message
+		if err := initproc.ReadFrame(sock, &m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("init: exited during setup")
+			}
+			return fmt.Errorf("init: %w", err)
+		}
+		switch m.Type {
+		case initproc.MsgReady:
+			return nil
+		case initproc.MsgError:
+			return fmt.Errorf("init: %s", m.Error)
+		case initproc.MsgHooks:
+			//nolint:staticcheck // prestart is deprecated but runs, as runc.
+			err := hooks.Run("prestart", h.Prestart, st)
+			if err == nil {
+				err = hooks.Run("createRuntime", h.CreateRuntime, st)
+			}
+			reply := initproc.Message{Type: initproc.MsgHooksOK}
+			if err != nil {
+				reply = initproc.Message{Type: initproc.MsgError, Error: err.Error()}
+			}
+			if werr := initproc.WriteFrame(sock, reply); werr != nil && err == nil {
+				err = werr
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("init: unexpected message %q", m.Type)
+		}
+	}
+}
+
+func (c *creation) ociState(status specs.ContainerState) *specs.State {
+	return &specs.State{Version: specs.Version, ID: c.opts.ID, Status: status, Pid: c.rec.Pid,
+		Bundle: c.bundle.Dir, Annotations: c.bundle.Spec.Annotations}
+}
+
+func (c *creation) attach(ctx context.Context, pid int) error {
+	if err := c.step("attach"); err != nil {
+		return err
+	}
+	results := make([]map[string]string, len(c.plugins))
+	err := c.plugins.Each(func(p *launcher.Plugin) error {
+		i := indexOf(c.plugins, p)
+		return p.Call(ctx, "attach", func(ctx context.Context) error {
+			resp, err := p.Stage().Attach(ctx, &stagev1.AttachRequest{Container: c.container(p), Pid: int32(pid)})
+			if err == nil {
+				results[i] = resp.GetState()
+			}
+			return err
+		})
+	})
+	for i, p := range c.plugins {
+		if len(results[i]) == 0 {
+			continue
+		}
+		r := c.rec.Plugins[p.Spec.Stage]
+		if r.State == nil {
+			r.State = map[string]string{}
+		}
+		for k, v := range results[i] {
+			r.State[k] = v
+		}
+	}
+	if serr := c.step("attached"); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (c *creation) recordPid(pid int) error {
+	st, err := state.ProcessStartTime(pid)
+	if err != nil {
+		return fmt.Errorf("init %d: %w", pid, err)
+	}
+	c.rec.Pid, c.rec.PidStartTime = pid, st
+	return c.step("forked")
+}
+
+func (c *creation) bootstrapFailed(rep nsexec.Reply, err error) error {
+	if err == nil && rep.Type == nsexec.ReplyError {
+		return fmt.Errorf("init bootstrap: %s", rep.Text)
+	}
+	if err == nil {
+		err = fmt.Errorf("unexpected reply %d", rep.Type)
+	}
+	return c.initFailed("bootstrap", err)
+}
+
+func (c *creation) initFailed(what string, err error) error {
+	if c.boot != nil {
+		_ = c.boot.Process.Kill()
+		if werr := c.boot.Wait(); werr != nil {
+			return fmt.Errorf("init %s: %v (%v)", what, err, werr)
+		}
+		c.boot = nil
+	}
+	return fmt.Errorf("init %s: %w", what, err)
+}
+
+// abort undoes a failed create: processes, plugin resources, state dir.
+func (c *creation) abort() {
+	if c.sock != nil {
+		c.sock.Close()
+	}
+	if c.boot != nil {
+		_ = c.boot.Process.Kill()
+		_ = c.boot.Wait()
+	}
+	if c.rec == nil {
+		return
+	}
+	if c.rec.Pid > 0 && c.rec.Alive() {
+		_ = unix.Kill(c.rec.Pid, unix.SIGKILL)
+		waitGone(c.rec)
+	}
+	if err := destroyPlugins(context.Background(), c.env, c.rec, c.plugins); err != nil {
+		c.env.Log.Warnf("container %q: cleanup after failed create: %v", c.opts.ID, err)
+	}
+	if err := c.env.Store.Remove(c.opts.ID); err != nil {
+		c.env.Log.Warnf("%v", err)
+	}
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+func rootIDs(s *specs.Spec) (int, int, bool) {
+	if s.Linux == nil || len(s.Linux.UIDMappings) == 0 {
+		return 0, 0, false
+	}
+	uid, gid := -1, -1
+	for _, m := range s.Linux.UIDMappings {
+		if m.ContainerID == 0 {
+			uid = int(m.HostID)
+		}
+	}
+	for _, m := range s.Linux.GIDMappings {
+		if m.ContainerID == 0 {
+			gid = int(m.HostID)
+		}
+	}
+	return uid, gid, uid >= 0 && gid >= 0
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("init socket: %w", err)
+	}
+	// Non-blocking makes the parent end pollable, so deadlines apply.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "init-sync-parent"), os.NewFile(uintptr(fds[1]), "init-sync-child"), nil
+}
+
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// waitGone waits, bounded, for the init to disappear after SIGKILL.
+func waitGone(rec *state.Container) {
+	for i := 0; i < 500 && rec.Alive(); i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
+}

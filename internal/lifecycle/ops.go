@@ -1,0 +1,282 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/hooks"
+	"github.com/rung-runtime/rung/internal/launcher"
+	"github.com/rung-runtime/rung/internal/state"
+	"github.com/rung-runtime/rung/proto/stagev1"
+)
+
+// pluginSpecFor finds the configured plugin of a stage.
+func (env *Env) pluginSpecFor(stage string) (launcher.Spec, bool) {
+	for _, s := range env.Plugins {
+		if s.Stage == stage {
+			return s, true
+		}
+	}
+	return launcher.Spec{}, false
+}
+
+// storedContainer is the wire form of a container for calls after create.
+func storedContainer(rec *state.Container, r *state.PluginRecord, p *launcher.Plugin) *stagev1.Container {
+	pc := &stagev1.Container{Id: rec.ID, Bundle: rec.Bundle, Annotations: rec.Annotations, PluginConfigJson: p.Spec.Config}
+	if rec.Spec != nil {
+		pc.SpecJson = mustJSON(rec.Spec)
+	}
+	if r != nil {
+		pc.State = r.State
+	}
+	return pc
+}
+
+// launchFor starts only the plugins of the given stages that the container
+// recorded (start, kill and delete never pay for the others).
+func launchFor(ctx context.Context, env *Env, stages []string) (launcher.Set, error) {
+	var specs []launcher.Spec
+	for _, st := range stages {
+		s, ok := env.pluginSpecFor(st)
+		if !ok {
+			return nil, fmt.Errorf("stage %s: no plugin configured", st)
+		}
+		specs = append(specs, s)
+	}
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	return launcher.LaunchAll(ctx, env.Log, specs)
+}
+
+// destroyPlugins calls Destroy on every plugin that needs it, using set's
+// already-running plugins where it has them.
+func destroyPlugins(ctx context.Context, env *Env, rec *state.Container, set launcher.Set) error {
+	var need []string
+	for stage, r := range rec.Plugins {
+		if r.NeedsDestroy() && set.ByStage(stage) == nil {
+			need = append(need, stage)
+		}
+	}
+	extra, err := launchFor(ctx, env, need)
+	if err != nil {
+		return err
+	}
+	defer extra.Close()
+	all := append(append(launcher.Set{}, set...), extra...)
+	var targets launcher.Set
+	for _, p := range all {
+		if r := rec.Plugins[p.Spec.Stage]; r != nil && r.NeedsDestroy() {
+			targets = append(targets, p)
+		}
+	}
+	return targets.Each(func(p *launcher.Plugin) error {
+		return p.Call(ctx, "destroy", func(ctx context.Context) error {
+			_, err := p.Stage().Destroy(ctx, &stagev1.DestroyRequest{Container: storedContainer(rec, rec.Plugins[p.Spec.Stage], p)})
+			return err
+		})
+	})
+}
+
+// resourcesPlugin launches the plugin that serves the Resources service.
+func resourcesPlugin(ctx context.Context, env *Env, rec *state.Container) (*launcher.Plugin, *state.PluginRecord, error) {
+	for stage, r := range rec.Plugins {
+		if !r.Resources {
+			continue
+		}
+		set, err := launchFor(ctx, env, []string{stage})
+		if err != nil {
+			return nil, nil, err
+		}
+		return set[0], r, nil
+	}
+	return nil, nil, fmt.Errorf("container %q: no stage manages its resources", rec.ID)
+}
+
+// Load reads a container's record.
+func Load(env *Env, id string) (*state.Container, error) {
+	return env.Store.Load(id)
+}
+
+// State returns the OCI state document.
+func State(env *Env, id string) (*specs.State, error) {
+	rec, err := env.Store.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	st := rec.OCIState(env.Store)
+	return &st, nil
+}
+
+// Start releases a created container's init.
+func Start(ctx context.Context, env *Env, id string) error {
+	unlock, err := env.Store.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := env.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	switch st := rec.Current(env.Store); st {
+	case state.Created:
+	case state.Stopped:
+		return fmt.Errorf("container %q: cannot start a container that has stopped", id)
+	default:
+		return fmt.Errorf("container %q: cannot start a container in state %s", id, st)
+	}
+	fifo := env.Store.FifoPath(id)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("container %q: opening the exec fifo: %w", id, err)
+	}
+	defer unix.Close(fd)
+	// The init's open for writing completes now; wait for its byte, but not
+	// past its death.
+	buf := make([]byte, 1)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			break
+		}
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
+			return fmt.Errorf("container %q: reading the exec fifo: %w", id, err)
+		}
+		if !rec.Alive() {
+			return fmt.Errorf("container %q: the init exited before start", id)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %q: the init did not answer start", id)
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		_, _ = unix.Poll(pfd, 20)
+	}
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("container %q: removing the exec fifo: %w", id, err)
+	}
+	rec.Status = state.Running
+	if err := env.Store.Save(rec); err != nil {
+		return err
+	}
+	if rec.Spec != nil && rec.Spec.Hooks != nil {
+		st := rec.OCIState(env.Store)
+		if err := hooks.Run("poststart", rec.Spec.Hooks.Poststart, &st); err != nil {
+			env.Log.Warnf("container %q: %v", id, err)
+		}
+	}
+	return nil
+}
+
+// ParseSignal takes runc's forms: 9, KILL, SIGKILL, sigkill.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %d is out of range", n)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	if strings.HasPrefix(name, "SIGRTMIN+") || strings.HasPrefix(name, "SIGRTMAX-") {
+		off, err := strconv.Atoi(name[9:])
+		if err == nil && off >= 0 && off <= 30 {
+			if name[6] == 'I' {
+				return unix.Signal(34 + off), nil
+			}
+			return unix.Signal(64 - off), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown signal %q", s)
+}
+
+// Kill signals the container's init, or every process of it with all.
+func Kill(ctx context.Context, env *Env, id string, sig unix.Signal, all bool) error {
+	rec, err := env.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	st := rec.Current(env.Store)
+	if st == state.Stopped && !all {
+		return fmt.Errorf("container %q: container not running", id)
+	}
+	if all {
+		p, r, err := resourcesPlugin(ctx, env, rec)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		return p.Call(ctx, "kill all", func(ctx context.Context) error {
+			rc, err := p.Resources()
+			if err != nil {
+				return err
+			}
+			_, err = rc.KillAll(ctx, &stagev1.KillAllRequest{Container: storedContainer(rec, r, p), Signal: int32(sig)})
+			return err
+		})
+	}
+	if err := unix.Kill(rec.Pid, sig); err != nil {
+		return fmt.Errorf("container %q: signalling pid %d: %w", id, rec.Pid, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container, or any container with force. A missing
+// container is success with force, as containerd needs after a failed create.
+func Delete(ctx context.Context, env *Env, id string, force bool) error {
+	if err := state.ValidateID(id); err != nil {
+		return err
+	}
+	unlock, err := env.Store.Lock(id)
+	if errors.Is(err, state.ErrNotExist) {
+		if force {
+			return nil
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := env.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	st := rec.Current(env.Store)
+	if (st == state.Running || st == state.Paused || st == state.Creating) && !force {
+		return fmt.Errorf("container %q: cannot delete a container that is not stopped: %s", id, st)
+	}
+	for _, pid := range []int{rec.BootstrapPid, rec.Pid} {
+		if pid > 0 && (pid != rec.Pid || rec.Alive()) && pid != rec.CreatorPid {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	if rec.CreatorPid > 0 && force && st == state.Creating {
+		_ = unix.Kill(rec.CreatorPid, unix.SIGKILL)
+	}
+	waitGone(rec)
+	if err := destroyPlugins(ctx, env, rec, nil); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	if rec.Spec != nil && rec.Spec.Hooks != nil && !rec.PoststopHooksDone {
+		s := rec.OCIState(env.Store)
+		s.Status = specs.StateStopped
+		if err := hooks.Run("poststop", rec.Spec.Hooks.Poststop, &s); err != nil {
+			env.Log.Warnf("container %q: %v", id, err)
+		}
+	}
+	return env.Store.Remove(id)
+}

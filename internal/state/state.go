@@ -1,0 +1,299 @@
+// Package state is rung's container state store: one directory per container
+// under the --root, holding state.json (written atomically before every
+// hand-off, so a rung killed at any instant leaves a record `delete --force`
+// can act on), the exec fifo and a lock.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Status values beyond the OCI ones are not used; "paused" is runc's.
+const (
+	Creating = "creating"
+	Created  = "created"
+	Running  = "running"
+	Stopped  = "stopped"
+	Paused   = "paused"
+)
+
+const (
+	stateFile = "state.json"
+	// FifoName is the exec fifo the init blocks on until `start` opens it.
+	FifoName = "exec.fifo"
+	lockFile = ".lock"
+)
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID applies runc's rule for container ids; it also keeps ids safe
+// as directory names.
+func ValidateID(id string) error {
+	if id == "" {
+		return errors.New("container id cannot be empty")
+	}
+	if len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container id %q: only letters, digits, '_', '+', '-' and '.' are allowed", id)
+	}
+	return nil
+}
+
+// Action is a plugin plan action as stored: the protobuf's JSON form.
+type Action = json.RawMessage
+
+// PluginRecord is what one stage plugin did for the container.
+type PluginRecord struct {
+	Stage  string `json:"stage"`
+	Binary string `json:"binary"`
+	// PrepareStarted is written before Prepare is called and Prepared after it
+	// answered, so a container cut off between the two still gets Destroy.
+	PrepareStarted bool              `json:"prepareStarted,omitempty"`
+	Prepared       bool              `json:"prepared,omitempty"`
+	State          map[string]string `json:"state,omitempty"`
+	Actions        []Action          `json:"actions,omitempty"`
+	Resources      bool              `json:"resources,omitempty"`
+}
+
+// NeedsDestroy says whether delete must call the plugin's Destroy: when it
+// stored state, or when Prepare may have acted without a record of it.
+func (p *PluginRecord) NeedsDestroy() bool {
+	return (p.PrepareStarted && !p.Prepared) || len(p.State) > 0
+}
+
+// Container is state.json.
+type Container struct {
+	ID      string    `json:"id"`
+	Bundle  string    `json:"bundle"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+	// Status is the last status rung set; Current derives the live one.
+	Status string `json:"status"`
+	// CreatorPid is the `rung create` that is building the container; while it
+	// lives the container is "creating".
+	CreatorPid int `json:"creatorPid,omitempty"`
+	// BootstrapPid is the pre-fork bootstrap, recorded so a create killed
+	// between spawn and fork can still be cleaned up.
+	BootstrapPid      int                      `json:"bootstrapPid,omitempty"`
+	Pid               int                      `json:"pid,omitempty"`
+	PidStartTime      uint64                   `json:"pidStartTime,omitempty"`
+	CgroupPath        string                   `json:"cgroupPath,omitempty"`
+	Paused            bool                     `json:"paused,omitempty"`
+	Annotations       map[string]string        `json:"annotations,omitempty"`
+	Plugins           map[string]*PluginRecord `json:"plugins,omitempty"`
+	Spec              *specs.Spec              `json:"spec,omitempty"`
+	Steps             []string                 `json:"steps,omitempty"`
+	PoststopHooksDone bool                     `json:"poststopHooksDone,omitempty"`
+}
+
+// Store is a --root directory.
+type Store struct{ Root string }
+
+// Dir is the container's state directory.
+func (s Store) Dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Init makes the root directory, private to root.
+func (s Store) Init() error {
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return fmt.Errorf("state root %s: %w", s.Root, err)
+	}
+	return nil
+}
+
+// ErrExists and ErrNotExist classify ids.
+var (
+	ErrExists   = errors.New("container already exists")
+	ErrNotExist = errors.New("container does not exist")
+)
+
+// Reserve creates the container's directory, failing if the id is taken.
+func (s Store) Reserve(id string) error {
+	if err := s.Init(); err != nil {
+		return err
+	}
+	if err := os.Mkdir(s.Dir(id), 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("container %q: %w", id, ErrExists)
+		}
+		return fmt.Errorf("container %q: state dir: %w", id, err)
+	}
+	return nil
+}
+
+// Save writes state.json atomically.
+func (s Store) Save(c *Container) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	dir := s.Dir(c.ID)
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("container %q: saving state: %w", c.ID, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("container %q: saving state: %w", c.ID, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+		return fmt.Errorf("container %q: saving state: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Load reads a container's state. A directory without state.json (a create
+// killed right after Reserve) loads as a bare "creating" record.
+func (s Store) Load(id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(s.Dir(id), stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(s.Dir(id)); serr == nil {
+			return &Container{ID: id, Status: Creating}, nil
+		}
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %q: reading state: %w", id, err)
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("container %q: state.json: %w", id, err)
+	}
+	return &c, nil
+}
+
+// List returns the ids under the root.
+func (s Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Remove deletes the container's directory.
+func (s Store) Remove(id string) error {
+	if err := os.RemoveAll(s.Dir(id)); err != nil {
+		return fmt.Errorf("container %q: removing state: %w", id, err)
+	}
+	return nil
+}
+
+// Lock takes the container's exclusive lock; the returned func releases it.
+func (s Store) Lock(id string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir(id), lockFile), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// FifoPath is where the exec fifo lives.
+func (s Store) FifoPath(id string) string { return filepath.Join(s.Dir(id), FifoName) }
+
+// ProcessStartTime reads field 22 of /proc/PID/stat, which tells a live
+// process from a later one that reused its pid.
+func ProcessStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	// After the comm: state is field 3, starttime is field 22.
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
+	}
+	if fields[0] == "Z" || fields[0] == "X" {
+		return 0, fmt.Errorf("process %d is a zombie", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// Alive says whether the recorded init still runs (and is the same process).
+func (c *Container) Alive() bool {
+	if c.Pid <= 0 {
+		return false
+	}
+	st, err := ProcessStartTime(c.Pid)
+	return err == nil && (c.PidStartTime == 0 || st == c.PidStartTime)
+}
+
+// Current is the live OCI status.
+func (c *Container) Current(s Store) string {
+	if c.Pid == 0 {
+		if c.CreatorPid > 0 && syscall.Kill(c.CreatorPid, 0) == nil {
+			return Creating
+		}
+		return Stopped
+	}
+	if !c.Alive() {
+		return Stopped
+	}
+	if c.Status == Creating {
+		if c.CreatorPid > 0 && syscall.Kill(c.CreatorPid, 0) == nil {
+			return Creating
+		}
+		return Stopped
+	}
+	if c.Paused {
+		return Paused
+	}
+	if _, err := os.Stat(s.FifoPath(c.ID)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// OCIState is the runtime-spec state document.
+func (c *Container) OCIState(s Store) specs.State {
+	st := specs.State{
+		Version:     specs.Version,
+		ID:          c.ID,
+		Status:      specs.ContainerState(c.Current(s)),
+		Bundle:      c.Bundle,
+		Annotations: c.Annotations,
+	}
+	if st.Status != specs.StateStopped {
+		st.Pid = c.Pid
+	}
+	return st
+}
