@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/rung-runtime/rung/internal/version.Version=$(VE
 PLUGINS   := namespaces cgroupv2 seccomp lsm
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all rung plugins test unit integration demo install proto clean vet fmt
+.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps
 
 all: rung plugins
 
@@ -35,7 +35,17 @@ integration: all
 	RUNG_BIN=$(CURDIR)/bin/rung $(GO) test -count=1 -v ./tests/...
 
 test: all vet
-	$(GO) test -count=1 ./... 2>&1 | tee .test.log; exit $${PIPESTATUS[0]}
+	./tests/run.sh
+
+# Debian packages the build, the tests and the demo need (run as root).
+DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps installs Debian packages: run it as root"; exit 1; fi
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is needed (/usr/local/go/bin on PATH)"; exit 1; }
 
 demo: all
 	./tests/demo.sh

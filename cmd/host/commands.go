@@ -47,6 +47,10 @@ func createOptions(c *cli.Context, id string) lifecycle.CreateOptions {
 }
 
 func commands() []*cli.Command {
+	return append(resourceCommands(), lifecycleCommands()...)
+}
+
+func lifecycleCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name: "create", Usage: "create a container", ArgsUsage: "<container-id>", Flags: createFlags,
@@ -143,6 +147,7 @@ func commands() []*cli.Command {
 			Action: listCommand,
 		},
 		specCommand(),
+		featuresCommand(),
 		{
 			Name: "init", Hidden: true,
 			Action: func(c *cli.Context) error {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rung-runtime/rung/internal/launcher"
+	"github.com/rung-runtime/rung/internal/version"
+)
+
+// hostFeatures is the host's own part of the runtime-spec features document;
+// each stage plugin adds its part from Describe.
+func hostFeatures() map[string]any {
+	return map[string]any{
+		"ociVersionMin": "1.0.0",
+		"ociVersionMax": version.Spec,
+		"hooks":         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		"mountOptions": []string{"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+			"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
+			"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
+			"relatime", "remount", "ro", "rprivate", "rro", "rshared", "rslave", "runbindable", "rw", "shared",
+			"silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"},
+		"annotations": map[string]string{
+			"org.opencontainers.runtime-spec.features.v1.runtime": "rung",
+			"io.github.rung-runtime.version":                      version.Version,
+		},
+	}
+}
+
+// mergeFeatures folds src into dst, recursing into objects.
+func mergeFeatures(dst, src map[string]any) {
+	for k, v := range src {
+		if sub, ok := v.(map[string]any); ok {
+			if d, ok := dst[k].(map[string]any); ok {
+				mergeFeatures(d, sub)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+func featuresCommand() *cli.Command {
+	return &cli.Command{
+		Name: "features", Usage: "print the runtime-spec features document",
+		Action: func(c *cli.Context) error {
+			log := logFrom(c)
+			set, err := launcher.LaunchAll(context.Background(), log, launcher.Defaults())
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			doc := hostFeatures()
+			for _, p := range set {
+				if len(p.Desc.GetFeaturesJson()) == 0 {
+					continue
+				}
+				var part map[string]any
+				if err := json.Unmarshal(p.Desc.GetFeaturesJson(), &part); err != nil {
+					return fmt.Errorf("%s: features: %w", p.Label(), err)
+				}
+				mergeFeatures(doc, part)
+			}
+			return printJSON(doc)
+		},
+	}
+}
