@@ -164,6 +164,14 @@ func listProcs() []proc {
 }
 
 func matchingProcs(ids, paths []string) []proc {
+	var markers []string
+	for _, m := range append(append([]string(nil), ids...), paths...) {
+		// Belt and braces on top of addID: a short marker would match
+		// unrelated processes, and cleanup kills what matches.
+		if len(m) >= 14 {
+			markers = append(markers, m)
+		}
+	}
 	var out []proc
 	for _, p := range listProcs() {
 		// A zombie has no cmdline, environ or cwd left to match, and is its
@@ -172,8 +180,8 @@ func matchingProcs(ids, paths []string) []proc {
 			continue
 		}
 		hit := false
-		for _, m := range append(append([]string(nil), ids...), paths...) {
-			if strings.Contains(p.cmdline, m) || strings.Contains(p.environ, m) || strings.HasPrefix(p.cwd, m) {
+		for _, m := range markers {
+			if strings.Contains(p.cmdline, m) || strings.Contains(p.environ, m) || p.cwd == m || strings.HasPrefix(p.cwd, m+"/") {
 				hit = true
 				break
 			}
@@ -283,6 +291,16 @@ func matchingCgroups(ids []string) []string {
 	if len(ids) == 0 {
 		return nil
 	}
+	var safe []string
+	for _, id := range ids {
+		if len(id) >= 14 {
+			safe = append(safe, id)
+		}
+	}
+	if len(safe) == 0 {
+		return nil
+	}
+	ids = safe
 	var out []string
 	roots := cgroupRoots()
 	for _, d := range cgroupDirs() {
@@ -310,9 +328,40 @@ func matchingCgroups(ids []string) []string {
 // under the temp dir and removes cgroup dirs named after the ids. It is a
 // last resort after `delete --force`, so one broken runtime build cannot
 // poison the host for the tests that follow.
+const maxReap = 32
+
+// ancestors are this process and its parents up to pid 1: never to be
+// killed, whatever they contain.
+func ancestors() map[int]bool {
+	out := map[int]bool{1: true, os.Getpid(): true}
+	for pid := os.Getppid(); pid > 1 && !out[pid]; {
+		out[pid] = true
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			break
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 2 {
+			break
+		}
+		pid, _ = strconv.Atoi(f[1])
+	}
+	return out
+}
+
 func reapLeftovers(t testing.TB, ids, paths []string) {
 	procs := matchingProcs(ids, paths)
+	// A container is a handful of processes; many more means the matching is
+	// wrong, and killing them would hit the host.
+	if len(procs) > maxReap {
+		t.Errorf("cleanup: %d processes match this test's markers; refusing to kill that many", len(procs))
+		return
+	}
+	protected := ancestors()
 	for _, p := range procs {
+		if protected[p.pid] {
+			continue
+		}
 		t.Logf("cleanup: killing leftover pid %d %q", p.pid, p.cmdline)
 		_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	}
@@ -326,6 +375,10 @@ func reapLeftovers(t testing.TB, ids, paths []string) {
 		_ = syscall.Unmount(m, syscall.MNT_DETACH)
 	}
 	cgs := matchingCgroups(ids)
+	if len(cgs) > 4*maxReap {
+		t.Errorf("cleanup: %d cgroups match this test's ids; refusing to remove them", len(cgs))
+		return
+	}
 	// Deepest first: a cgroup with children cannot be removed.
 	sort.Slice(cgs, func(i, j int) bool { return strings.Count(cgs[i], "/") > strings.Count(cgs[j], "/") })
 	for _, d := range cgs {

@@ -66,7 +66,14 @@ func (s *session) mkdir(prefix string) string {
 	return d
 }
 
+// addID records a container id for cleanup and leak checks. Only ids made by
+// ID are recorded: the leak checker matches (and the last-resort cleanup
+// kills) processes and removes cgroups by these strings, so a short or
+// foreign one ("", "a/b", "sh") would match the whole host.
 func (s *session) addID(id string) {
+	if !isTestID(id) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, x := range s.ids {
@@ -111,7 +118,17 @@ func (s *session) cleanup() {
 	}
 }
 
-var nonID = regexp.MustCompile(`[^a-z0-9]+`)
+var (
+	nonID  = regexp.MustCompile(`[^a-z0-9]+`)
+	testID = regexp.MustCompile(`^rt-[a-z0-9-]*-[0-9a-f]{10}(-[a-z0-9-]+)?$`)
+)
+
+// isTestID reports whether id has the shape ID produces (a test name piece
+// and 40 random bits, optionally followed by a suffix), which is what makes
+// it safe to match on.
+func isTestID(id string) bool {
+	return len(id) >= 14 && testID.MatchString(id)
+}
 
 // ID returns a container id unique to this test run, carrying a readable
 // piece of the test name. Uniqueness is what lets the leak checker attribute

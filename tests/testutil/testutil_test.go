@@ -59,3 +59,17 @@ func TestLeakCheckerSeesLiveContainer(t *testing.T) {
 	rt.MustDelete(t, id, true)
 	CheckNoLeaks(t, snap, id)
 }
+
+func TestOnlyUniqueIDsAreMarkers(t *testing.T) {
+	id := ID(t)
+	for _, good := range []string{id, id + "-true"} {
+		if !isTestID(good) {
+			t.Errorf("%q should be a test id", good)
+		}
+	}
+	for _, bad := range []string{"", "a/b", "../escape", "sh", "rt-x", "rt--0123456789/x"} {
+		if isTestID(bad) {
+			t.Errorf("%q must not be a marker", bad)
+		}
+	}
+}
