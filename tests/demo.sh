@@ -8,6 +8,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 rung=${RUNG_BIN:-$repo/bin/rung}
+rung=$(command -v "$rung" || echo "$rung")
 busybox=${BUSYBOX:-/bin/busybox}
 
 die() { echo "demo: $*" >&2; exit 1; }
