@@ -35,9 +35,26 @@ func Mount(t *testing.T) cgroupfs.Mount {
 	if err := unix.Access(filepath.Join(m.Path, "cgroup.procs"), unix.W_OK); err != nil {
 		t.Skipf("cgroup2 mount %s is not writable: %v", m.Path, err)
 	}
+	lock(t)
 	KeepSubtreeControl(t, m.Path)
 	t.Cleanup(func() { Leaks(t, m) })
 	return m
+}
+
+// lock serialises the root tests of all packages (go test runs packages in
+// parallel): each snapshots and restores the root's cgroup.subtree_control,
+// which only works if no other test has cgroups below it meanwhile.
+func lock(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rung-cgroupv2-tests.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 // Top returns a fresh top-level test cgroup name ("/rung-test-NAME-PID")

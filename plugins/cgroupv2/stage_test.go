@@ -1,0 +1,422 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
+	"github.com/rung-runtime/rung/plugins/cgroupv2/devfilter"
+	"github.com/rung-runtime/rung/plugins/cgroupv2/internal/cgtest"
+	"github.com/rung-runtime/rung/sdk"
+)
+
+func container(t *testing.T, id, specJSON string) *sdk.Container {
+	t.Helper()
+	var sp specs.Spec
+	if err := json.Unmarshal([]byte(specJSON), &sp); err != nil {
+		t.Fatalf("bad spec %s: %v", specJSON, err)
+	}
+	return &sdk.Container{ID: id, Spec: &sp, SpecJSON: []byte(specJSON), State: map[string]string{}}
+}
+
+func TestDescribe(t *testing.T) {
+	d, err := newStage().Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "rung-cgroupv2" || d.Stage != "cgroups" || !slices.Equal(d.Handles, []string{"linux.cgroupsPath", "linux.resources"}) {
+		t.Errorf("Describe = %+v", d)
+	}
+	var f struct {
+		Linux struct {
+			Cgroup map[string]bool `json:"cgroup"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal(d.Features, &f); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"v1": false, "v2": true, "systemd": false, "systemdUser": false, "rdma": true}
+	if len(f.Linux.Cgroup) != len(want) {
+		t.Errorf("features %s", d.Features)
+	}
+	for k, v := range want {
+		if got, ok := f.Linux.Cgroup[k]; !ok || got != v {
+			t.Errorf("features linux.cgroup.%s = %v, want %v", k, got, v)
+		}
+	}
+}
+
+// fakeStage validates against a directory that looks like a cgroup2 mount
+// with the given controllers, so Validate runs without root.
+func fakeStage(t *testing.T, controllers string) (*stage, string) {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte(controllers+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hp := t.TempDir()
+	for _, d := range []string{"hugepages-2048kB", "hugepages-1048576kB"} {
+		if err := os.Mkdir(filepath.Join(hp, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newStage()
+	s.findMount = func() (cgroupfs.Mount, error) { return cgroupfs.Mount{Path: root, Root: "/"}, nil }
+	s.hugePageDir = hp
+	return s, root
+}
+
+func TestValidate(t *testing.T) {
+	hybrid, hroot := fakeStage(t, "hugetlb")
+	full, _ := fakeStage(t, "cpuset cpu io memory hugetlb pids rdma misc")
+	for _, tc := range []struct {
+		name       string
+		s          *stage
+		spec       string
+		field, msg string
+	}{
+		{"memory on hybrid", hybrid, `{"linux":{"resources":{"memory":{"limit":1000000}}}}`,
+			"linux.resources.memory", "memory controller is not available in the cgroup v2 hierarchy at " + hroot},
+		{"pids on hybrid", hybrid, `{"linux":{"resources":{"pids":{"limit":10}}}}`,
+			"linux.resources.pids", "pids controller is not available"},
+		{"cpuset on hybrid", hybrid, `{"linux":{"resources":{"cpu":{"cpus":"0"}}}}`,
+			"linux.resources.cpu", "cpuset controller is not available"},
+		{"io on hybrid", hybrid, `{"linux":{"resources":{"blockIO":{"weight":100}}}}`,
+			"linux.resources.blockIO", "io controller is not available"},
+		{"unified on hybrid", hybrid, `{"linux":{"resources":{"unified":{"memory.high":"1"}}}}`,
+			`linux.resources.unified["memory.high"]`, "memory controller is not available"},
+		{"dotdot path", full, `{"linux":{"cgroupsPath":"/a/../../b"}}`, "linux.cgroupsPath", `".." component`},
+		{"systemd path", full, `{"linux":{"cgroupsPath":"system.slice:rung:x"}}`, "linux.cgroupsPath", "systemd cgroup driver is not supported"},
+		{"page size missing", full, `{"linux":{"resources":{"hugepageLimits":[{"pageSize":"64KB","limit":1}]}}}`,
+			"linux.resources.hugepageLimits[0].pageSize", "64KB is not supported here (have: 1GB, 2MB)"},
+		{"semantic", full, `{"linux":{"resources":{"memory":{"limit":100,"swap":50}}}}`, "linux.resources.memory.swap", ">= the memory limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs, err := tc.s.Validate(context.Background(), container(t, "c1", tc.spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range errs {
+				if e.Field == tc.field && strings.Contains(e.Message, tc.msg) {
+					return
+				}
+			}
+			t.Errorf("errors %v; want one on %s with %q", errs, tc.field, tc.msg)
+		})
+	}
+	for _, spec := range []string{
+		`{}`,
+		`{"linux":{}}`,
+		`{"linux":{"resources":{"hugepageLimits":[{"pageSize":"2MB","limit":0}],"devices":[{"allow":false,"access":"rwm"}]}}}`,
+	} {
+		if errs, err := hybrid.Validate(context.Background(), container(t, "c1", spec)); err != nil || len(errs) > 0 {
+			t.Errorf("Validate(%s) = %v, %v; want no errors", spec, errs, err)
+		}
+	}
+	spec := `{"linux":{"resources":{"memory":{"limit":1000},"cpu":{"shares":512,"quota":10000},"pids":{"limit":5},"blockIO":{"weight":100},"unified":{"misc.max":"res_a 1"}}}}`
+	if errs, err := full.Validate(context.Background(), container(t, "c1", spec)); err != nil || len(errs) > 0 {
+		t.Errorf("full hierarchy: %v, %v", errs, err)
+	}
+	// Without a cgroup2 mount Validate fails as a whole, clearly.
+	none := newStage()
+	none.findMount = func() (cgroupfs.Mount, error) { return cgroupfs.Mount{}, cgroupfs.ErrNoCgroup2 }
+	if _, err := none.Validate(context.Background(), container(t, "c1", `{}`)); !errors.Is(err, cgroupfs.ErrNoCgroup2) {
+		t.Errorf("no cgroup2: %v", err)
+	}
+	// And Destroy of a container that never had a cgroup is fine.
+	if err := none.Destroy(context.Background(), container(t, "c1", `{}`)); err != nil {
+		t.Errorf("Destroy without cgroup2: %v", err)
+	}
+}
+
+func TestPageSizeName(t *testing.T) {
+	for kb, want := range map[uint64]string{64: "64KB", 2048: "2MB", 1048576: "1GB", 32768: "32MB", 1536: "1536KB"} {
+		if got := pageSizeName(kb); got != want {
+			t.Errorf("pageSizeName(%d) = %s, want %s", kb, got, want)
+		}
+	}
+}
+
+func TestLocateRefusesForeignState(t *testing.T) {
+	s, root := fakeStage(t, "")
+	for _, st := range []map[string]string{
+		{statePath: "/etc"},
+		{statePath: root},
+		{statePath: root + "/../x"},
+		{statePath: root + "/a/b", stateCreated: `["/etc"]`},
+		{statePath: root + "/a/b", stateCreated: `["` + root + `/c"]`},
+		{statePath: root + "/a/b", stateMount: "/elsewhere"},
+	} {
+		c := container(t, "c1", `{}`)
+		c.State = st
+		if err := s.Destroy(context.Background(), c); err == nil {
+			t.Errorf("Destroy accepted state %v", st)
+		}
+	}
+}
+
+func prepare(t *testing.T, s *stage, c *sdk.Container) string {
+	t.Helper()
+	p, err := s.Prepare(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := p.State[statePath]
+	t.Cleanup(func() { _ = cgroupfs.Remove(context.Background(), dir) })
+	if len(p.Actions) != 1 || p.Actions[0].GetCgroup().GetPath() != dir {
+		t.Fatalf("actions %v, want one cgroup placement at %s", p.Actions, dir)
+	}
+	c.State = p.State
+	return dir
+}
+
+func TestLifecycle(t *testing.T) {
+	bb := cgtest.Busybox(t)
+	m := cgtest.Mount(t)
+	s := newStage()
+	top := cgtest.Top(t)
+	t.Cleanup(func() { _ = cgroupfs.Remove(context.Background(), m.Dir(top)) })
+	spec := `{"linux":{"cgroupsPath":"` + top + `/ctr","resources":{"devices":[{"allow":false,"access":"rwm"}]}}}`
+	c := container(t, "ctr", spec)
+	if errs, err := s.Validate(context.Background(), c); err != nil || len(errs) > 0 {
+		t.Fatalf("Validate: %v, %v", errs, err)
+	}
+	dir := prepare(t, s, c)
+	if dir != m.Dir(top+"/ctr") {
+		t.Fatalf("cgroup at %s, want %s", dir, m.Dir(top+"/ctr"))
+	}
+	var created []string
+	if err := json.Unmarshal([]byte(c.State[stateCreated]), &created); err != nil || !slices.Equal(created, []string{m.Dir(top), dir}) {
+		t.Fatalf("state created = %s (%v)", c.State[stateCreated], err)
+	}
+	if c.State[stateMount] != m.Path {
+		t.Errorf("state mount = %q, want %q", c.State[stateMount], m.Path)
+	}
+
+	// The host clones the init into the cgroup; Attach then has nothing to do.
+	init := cgtest.Start(t, dir, "sleep", "1000")
+	if _, err := s.Attach(context.Background(), c, init.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	// A process that is not in it yet is moved by Attach.
+	outside := exec.Command("sleep", "1000")
+	if err := outside.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = outside.Process.Kill(); _ = outside.Wait() })
+	if _, err := s.Attach(context.Background(), c, outside.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.ProcessCgroup(outside.Process.Pid); got != dir {
+		t.Fatalf("after Attach, pid %d is in %s, want %s", outside.Process.Pid, got, dir)
+	}
+
+	pids, err := s.Pids(context.Background(), c)
+	want := []int{init.Process.Pid, outside.Process.Pid}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(pids, want) {
+		t.Fatalf("Pids = %v, %v; want %v", pids, err, want)
+	}
+	js, err := s.Stats(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st cgroupfs.Stats
+	if err := json.Unmarshal(js, &st); err != nil || st.Pids.Current != 2 {
+		t.Fatalf("Stats = %s (%v); want pids.current 2", js, err)
+	}
+
+	// A second container on the same live cgroup is refused.
+	if _, err := s.Prepare(context.Background(), container(t, "dup", spec)); err == nil || !strings.Contains(err.Error(), "has processes") {
+		t.Errorf("duplicate Prepare: %v", err)
+	}
+
+	if err := s.Pause(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := cgroupfs.Frozen(dir); !f {
+		t.Fatal("Pause did not freeze the cgroup")
+	}
+	if err := s.Resume(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := cgroupfs.Frozen(dir); f {
+		t.Fatal("Resume did not thaw the cgroup")
+	}
+
+	// The deny-all spec plus runc's defaults: /dev/null yes, /dev/kmsg no,
+	// until an update allows it; the update replaces the filter.
+	run := func(dev string) error {
+		_, err := cgtest.Run(t, dir, bb, "sh", "-c", "exec 3<>"+dev)
+		return err
+	}
+	if err := run("/dev/null"); err != nil {
+		t.Errorf("/dev/null denied: %v", err)
+	}
+	if err := run("/dev/kmsg"); err == nil {
+		t.Error("/dev/kmsg allowed by a deny-all spec")
+	}
+	maj, min := int64(1), int64(11)
+	upd := &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: &maj, Minor: &min, Access: "rw"}}}
+	if err := s.Update(context.Background(), c, upd); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("/dev/kmsg"); err != nil {
+		t.Errorf("/dev/kmsg denied after the update allowed it: %v", err)
+	}
+	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := devfilter.Attached(fd); err != nil || n != 1 {
+		t.Errorf("%d device programs attached (%v), want 1", n, err)
+	}
+	syscall.Close(fd)
+
+	// Limits for controllers this hierarchy lacks are refused by name.
+	limit := int64(10)
+	err = s.Update(context.Background(), c, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}})
+	if ctrls, _ := cgroupfs.Controllers(filepath.Dir(dir)); ctrls["pids"] {
+		if err != nil {
+			t.Fatalf("Update pids: %v", err)
+		}
+		if got, _ := cgroupfs.ReadFile(dir, "pids.max"); got != "10\n" {
+			t.Errorf("pids.max = %q after Update", got)
+		}
+	} else {
+		var fe sdk.FieldError
+		if !errors.As(err, &fe) || fe.Field != "linux.resources.pids" {
+			t.Errorf("Update pids without the controller: %v", err)
+		}
+	}
+
+	if err := s.KillAll(context.Background(), c, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	cgtest.Eventually(t, "the processes to die of SIGTERM", func() bool {
+		pop, err := cgroupfs.Populated(dir)
+		return err == nil && !pop
+	})
+
+	// Destroy of a frozen cgroup with a live process leaves nothing.
+	cgtest.Start(t, dir, "sleep", "1000")
+	if err := s.Pause(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Destroy(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, m.Dir(top)} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left after Destroy: %v", d, err)
+		}
+	}
+	if err := s.Destroy(context.Background(), c); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+	if _, err := s.Pids(context.Background(), c); err == nil {
+		t.Error("Pids of a destroyed container succeeded")
+	}
+}
+
+func TestDestroyWithoutState(t *testing.T) {
+	m := cgtest.Mount(t)
+	s := newStage()
+	top := cgtest.Top(t)
+	t.Cleanup(func() { _ = cgroupfs.Remove(context.Background(), m.Dir(top)) })
+	spec := `{"linux":{"cgroupsPath":"` + top + `/a/ctr"}}`
+	c := container(t, "ctr", spec)
+	dir := prepare(t, s, c)
+	cgtest.Start(t, dir, "sleep", "1000")
+	// The host lost the state: Destroy finds the cgroup from the spec.
+	half := container(t, "ctr", spec)
+	if err := s.Destroy(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s left: %v", dir, err)
+	}
+	// Parents it cannot know it made stay (they may be shared); with the
+	// state they go.
+	if _, err := os.Stat(m.Dir(top + "/a")); err != nil {
+		t.Fatalf("parent removed without state saying it was made: %v", err)
+	}
+	if err := s.Destroy(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m.Dir(top)); !os.IsNotExist(err) {
+		t.Fatalf("created parents left: %v", err)
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	m := cgtest.Mount(t)
+	s := newStage()
+	id := strings.TrimPrefix(cgtest.Top(t), "/")
+	c := container(t, id, `{"linux":{}}`)
+	dir := prepare(t, s, c)
+	if dir != m.Dir("/rung/"+id) {
+		t.Fatalf("default cgroup %s, want %s", dir, m.Dir("/rung/"+id))
+	}
+	if err := s.Destroy(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s left: %v", dir, err)
+	}
+}
+
+func TestPrepareRollsBack(t *testing.T) {
+	m := cgtest.Mount(t)
+	s := newStage()
+	top := cgtest.Top(t)
+	t.Cleanup(func() { _ = cgroupfs.Remove(context.Background(), m.Dir(top)) })
+	// Valid as far as the plan can tell; the kernel refuses the value.
+	c := container(t, "ctr", `{"linux":{"cgroupsPath":"`+top+`/x/ctr","resources":{"unified":{"cgroup.max.depth":"many"}}}}`)
+	if _, err := s.Prepare(context.Background(), c); err == nil {
+		t.Fatal("Prepare succeeded with a value the kernel refuses")
+	} else if !strings.Contains(err.Error(), `linux.resources.unified["cgroup.max.depth"]`) {
+		t.Errorf("error does not name the field: %v", err)
+	}
+	if _, err := os.Stat(m.Dir(top)); !os.IsNotExist(err) {
+		t.Fatalf("failed Prepare left %s: %v", m.Dir(top), err)
+	}
+}
+
+func TestEventsEnd(t *testing.T) {
+	cgtest.Mount(t)
+	s := newStage()
+	top := cgtest.Top(t)
+	c := container(t, "ctr", `{"linux":{"cgroupsPath":"`+top+`"}}`)
+	prepare(t, s, c)
+	noEvents := func(e sdk.Event) error {
+		t.Errorf("unexpected event %+v", e)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Events(ctx, c, noEvents) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Events after cancel: %v", err)
+	}
+	// The stream also ends when the cgroup goes; if Destroy wins the race
+	// to the cgroup, Events says it is missing instead.
+	go func() { done <- s.Events(context.Background(), c, noEvents) }()
+	if err := s.Destroy(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil && !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Events after Destroy: %v", err)
+	}
+}
