@@ -98,7 +98,7 @@ func checkType(fd int, k nsplan.Kind) error {
 		return fmt.Errorf("ioctl NS_GET_NSTYPE: %w", err)
 	}
 	if got != k.CloneFlag {
-		return fmt.Errorf("is a %s namespace, not a %s namespace", kindName(got), k.Type)
+		return fmt.Errorf("is a %s namespace, not %s", kindName(got), k.Type)
 	}
 	return nil
 }

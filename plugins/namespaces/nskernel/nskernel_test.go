@@ -75,7 +75,7 @@ func TestCheckJoin(t *testing.T) {
 	if err != nil || !own {
 		t.Fatalf("own netns: own=%v err=%v", own, err)
 	}
-	if _, err := CheckJoin(specs.UTSNamespace, "/proc/self/ns/net"); err == nil || !strings.Contains(err.Error(), "is a network namespace, not a uts namespace") {
+	if _, err := CheckJoin(specs.UTSNamespace, "/proc/self/ns/net"); err == nil || !strings.Contains(err.Error(), "is a network namespace, not uts") {
 		t.Errorf("wrong type: %v", err)
 	}
 	dir := t.TempDir()

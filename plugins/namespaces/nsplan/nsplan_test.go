@@ -27,7 +27,7 @@ func (f fakeHost) CheckJoin(t specs.LinuxNamespaceType, path string) (bool, erro
 		return false, errors.New("open " + path + ": no such file or directory")
 	}
 	if got != t {
-		return false, errors.New(path + ": is a " + string(got) + " namespace, not a " + string(t) + " namespace")
+		return false, errors.New(path + ": is a " + string(got) + " namespace, not " + string(t))
 	}
 	return f.own[path], nil
 }
@@ -127,7 +127,7 @@ func TestValidate(t *testing.T) {
 		{"join wrong type", func(s *specs.Spec) *specs.Spec {
 			s.Linux.Namespaces[1].Path = "/run/netns/itsuts"
 			return s
-		}, host, map[string]string{"linux.namespaces[1].path": "is a uts namespace, not a network namespace"}},
+		}, host, map[string]string{"linux.namespaces[1].path": "is a uts namespace, not network"}},
 		{"join relative", func(s *specs.Spec) *specs.Spec {
 			s.Linux.Namespaces[1].Path = "run/netns/a"
 			return s
