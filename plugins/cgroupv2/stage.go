@@ -346,6 +346,12 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 			parents = append(parents, d)
 		}
 	}
+	if c.State[statePath] == "" && cgroupsPathOf(c.Spec) == "" {
+		// Without state, the one parent known to be rung's is the default
+		// one; it goes if no other container uses it (a concurrent Create
+		// that loses it makes it again).
+		parents = []string{m.Dir(plan.DefaultParent)}
+	}
 	if err := cgroupfs.RemoveIfEmpty(parents); err != nil {
 		return fmt.Errorf("container %s: destroy: %w", c.ID, err)
 	}

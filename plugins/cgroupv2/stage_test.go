@@ -375,6 +375,19 @@ func TestDefaultPath(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("%s left: %v", dir, err)
 	}
+	// Without state as well; the default parent goes if it was ours alone.
+	_, parentBefore := os.Stat(m.Dir("/rung"))
+	c = container(t, id, `{"linux":{}}`)
+	dir = prepare(t, s, c)
+	if err := s.Destroy(context.Background(), container(t, id, `{"linux":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s left: %v", dir, err)
+	}
+	if _, err := os.Stat(m.Dir("/rung")); os.IsNotExist(parentBefore) && !os.IsNotExist(err) {
+		t.Errorf("stateless Destroy left the default parent %s", m.Dir("/rung"))
+	}
 }
 
 func TestPrepareRollsBack(t *testing.T) {
