@@ -174,13 +174,17 @@ func (r *root) checkTargetDir(f *os.File, want string) error {
 // /dev/null should be) is replaced, so later code that relies on the node
 // (masking with /dev/null) gets the real device.
 func (r *root) createDevice(d specs.LinuxDevice, bind bool) error {
-	p, err := r.inRootPath(d.Path)
+	// Only the parent is resolved: whatever sits at the node's own path
+	// (a symlink in a hostile image, say) is replaced, not followed.
+	clean := cleanDest(d.Path)
+	if clean == "/" {
+		return errors.New("device path is the root")
+	}
+	pdir, err := r.inRootPath(filepath.Dir(clean))
 	if err != nil {
 		return err
 	}
-	if p == "/" {
-		return errors.New("device path is the root")
-	}
+	p := filepath.Join(pdir, filepath.Base(clean))
 	parent, err := pathrs.MkdirAllHandle(r.f, filepath.Dir(p), 0o755)
 	if err != nil {
 		return fmt.Errorf("create parent directory: %w", err)

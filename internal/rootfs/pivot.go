@@ -162,13 +162,19 @@ func reopenDevNull() error {
 // image or a racing process may have put a file or link there
 // (CVE-2025-31133).
 func openDevNull(flags int) (*os.File, error) {
+	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if flags&unix.O_PATH == 0 {
+		// openat2 rejects anything but O_CLOEXEC/O_DIRECTORY/O_NOFOLLOW
+		// next to O_PATH.
+		flags |= unix.O_NOCTTY
+	}
 	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY),
+		Flags:   uint64(flags),
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	fd, err := unix.Openat2(unix.AT_FDCWD, "/dev/null", &how)
 	if errors.Is(err, unix.ENOSYS) {
-		fd, err = unix.Open("/dev/null", flags|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		fd, err = unix.Open("/dev/null", flags, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/null: %w", err)

@@ -192,6 +192,11 @@ func (r *root) mount(cfg *Config, m specs.Mount) error {
 	if dest == "/" {
 		return errors.New("cannot mount over the container's root; use root.path")
 	}
+	// Checked on the spec's path first (so nothing is created inside
+	// /proc), and again on the resolved path once the target is open.
+	if err := checkProcDest(dest, m, mo.IsBind()); err != nil {
+		return err
+	}
 	if delayReadonly(m) {
 		mo.Flags &^= unix.MS_RDONLY
 	}
