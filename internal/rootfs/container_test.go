@@ -567,4 +567,3 @@ func TestIdmapNotSupported(t *testing.T) {
 		t.Errorf("idmap should be a clear not-supported error; got:\n%s\n%s", r.stdout, r.stderr)
 	}
 }
-
