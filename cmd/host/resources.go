@@ -187,7 +187,7 @@ func applyUpdateFlags(c *cli.Context, r *specs.LinuxResources) error {
 	if v, err = i64("pids-limit"); err != nil {
 		return err
 	} else if v != nil {
-		r.Pids = &specs.LinuxPids{Limit: *v}
+		r.Pids = &specs.LinuxPids{Limit: v}
 	}
 	if u, err = u64("blkio-weight"); err != nil {
 		return err

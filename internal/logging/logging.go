@@ -136,7 +136,8 @@ func (l *Logger) Error(err error) {
 // Plugin returns an hclog logger for go-plugin whose lines (the host's and
 // the plugin's own, relayed) land in this log.
 func (l *Logger) Plugin(name string) hclog.Logger {
-	level := hclog.Info
+	// go-plugin narrates every launch and exit at info; only --debug wants it.
+	level := hclog.Warn
 	if l.debug {
 		level = hclog.Debug
 	}
