@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -346,11 +347,12 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 			parents = append(parents, d)
 		}
 	}
-	if c.State[statePath] == "" && cgroupsPathOf(c.Spec) == "" {
-		// Without state, the one parent known to be rung's is the default
-		// one; it goes if no other container uses it (a concurrent Create
-		// that loses it makes it again).
-		parents = []string{m.Dir(plan.DefaultParent)}
+	if def := m.Dir(plan.DefaultParent); filepath.Dir(dir) == def && !slices.Contains(parents, def) {
+		// The default parent is shared by every container without a
+		// cgroupsPath, and only the first one recorded making it: whichever
+		// goes last removes it (a concurrent Create that loses it makes it
+		// again).
+		parents = []string{def}
 	}
 	if err := cgroupfs.RemoveIfEmpty(parents); err != nil {
 		return fmt.Errorf("container %s: destroy: %w", c.ID, err)

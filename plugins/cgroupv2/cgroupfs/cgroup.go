@@ -138,8 +138,10 @@ func Create(m Mount, rel string) (created []string, err error) {
 
 // EnableControllers enables in every ancestor of rel, from the mount root
 // down, each controller that ancestor has, as runc does, so that later
-// updates and stats find their files. A controller in need that cannot be
-// enabled is an error; the others are skipped.
+// updates and stats find their files. The mount root itself is the host's:
+// there only the controllers in need are enabled, so that on a hybrid host
+// running a container does not turn on controllers host-wide. A controller
+// in need that cannot be enabled is an error; the others are skipped.
 func EnableControllers(m Mount, rel string, need []string) error {
 	needed := map[string]bool{}
 	for _, c := range need {
@@ -171,7 +173,7 @@ func EnableControllers(m Mount, rel string, need []string) error {
 		}
 		sort.Strings(names)
 		for _, c := range names {
-			if enabled[c] {
+			if enabled[c] || (dir == m.Path && !needed[c]) {
 				continue
 			}
 			if err := WriteFile(dir, "cgroup.subtree_control", "+"+c); err != nil && needed[c] {

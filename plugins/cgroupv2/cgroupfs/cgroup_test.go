@@ -50,8 +50,19 @@ func TestCreateAndRemove(t *testing.T) {
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second Create = %v, %v; want nothing created", again, err)
 	}
+	rootBefore, _ := cgroupfs.ReadFile(m.Path, "cgroup.subtree_control")
 	if err := cgroupfs.EnableControllers(m, rel, nil); err != nil {
 		t.Fatal(err)
+	}
+	// The host's root only gets controllers a limit needs.
+	if after, _ := cgroupfs.ReadFile(m.Path, "cgroup.subtree_control"); after != rootBefore {
+		t.Errorf("root cgroup.subtree_control changed from %q to %q with nothing needed", rootBefore, after)
+	}
+	// Below the root, every available controller is passed down.
+	if topCtl, _ := cgroupfs.ReadFile(m.Dir(top), "cgroup.controllers"); topCtl != "" {
+		if on, _ := cgroupfs.ReadFile(m.Dir(top), "cgroup.subtree_control"); on != topCtl {
+			t.Errorf("%s enables %q, has %q", m.Dir(top), on, topCtl)
+		}
 	}
 	// A sibling under the same parent shares it; removing one container
 	// must leave the parent to the other.
@@ -207,7 +218,11 @@ func TestApplyAndStats(t *testing.T) {
 	}
 	dir := m.Dir(top)
 	t.Cleanup(func() { _ = cgroupfs.Remove(context.Background(), dir) })
-	if err := cgroupfs.EnableControllers(m, top, nil); err != nil {
+	var need []string
+	if root, _ := cgroupfs.Controllers(m.Path); root["hugetlb"] {
+		need = []string{"hugetlb"}
+	}
+	if err := cgroupfs.EnableControllers(m, top, need); err != nil {
 		t.Fatal(err)
 	}
 	// Core files exist everywhere, so the generic write path is proven here.
