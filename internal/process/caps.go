@@ -54,7 +54,7 @@ func ValidateCapabilities(c *specs.LinuxCapabilities) []error {
 	var s capSets
 	for _, f := range s.fields(c) {
 		for i, n := range f.names {
-			if _, ok := capByName[strings.ToUpper(n)]; !ok {
+			if _, ok := capByName[n]; !ok {
 				errs = append(errs, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", f.field, i, n))
 			}
 		}
@@ -73,7 +73,7 @@ func resolveCaps(c *specs.LinuxCapabilities, last capability.Cap) (capSets, erro
 	}
 	for _, f := range s.fields(c) {
 		for _, n := range f.names {
-			cp := capByName[strings.ToUpper(n)]
+			cp := capByName[n]
 			if cp > last || cp > 63 {
 				continue
 			}

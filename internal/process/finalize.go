@@ -173,6 +173,10 @@ func MarkCloexecFrom(minFd int) error {
 	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("mark descriptors >= %d close-on-exec: close_range: %w", minFd, err)
 	}
+	return markCloexecByProc(minFd)
+}
+
+func markCloexecByProc(minFd int) error {
 	fds, err := procfs.ListSelfFds()
 	if err != nil {
 		return fmt.Errorf("mark descriptors >= %d close-on-exec: %w", minFd, err)

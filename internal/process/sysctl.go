@@ -36,7 +36,7 @@ func ApplySysctl(sysctl map[string]string) error {
 		if err != nil {
 			return fmt.Errorf("linux.sysctl[%q]: %w", k, err)
 		}
-		_, err = f.Write([]byte(sysctl[k]))
+		_, err = unix.Write(int(f.Fd()), []byte(sysctl[k]))
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("linux.sysctl[%q]: write %q: %w", k, sysctl[k], err)

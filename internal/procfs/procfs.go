@@ -113,10 +113,32 @@ func OpenSelf(sub string, flags int) (*os.File, error) {
 	defer h.Close()
 	p, err := h.OpenSelf(sub)
 	if err != nil {
-		return nil, fmt.Errorf("open /proc/self/%s: %w", sub, err)
+		return nil, lookupError("/proc/self/"+sub, err)
 	}
 	defer p.Close()
 	return reopen(p, flags)
+}
+
+// lookupError keeps "does not exist" plain (pathrs-lite reports every
+// lookup failure as a possible attack) and wraps anything else.
+func lookupError(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: %w", path, unix.ENOENT)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// writeOnce writes value in one write(2) and reports the bare errno (the
+// file's name inside the private procfs means nothing to a user).
+func writeOnce(f *os.File, value string) error {
+	n, err := unix.Write(int(f.Fd()), []byte(value))
+	if err != nil {
+		return err
+	}
+	if n != len(value) {
+		return fmt.Errorf("short write (%d of %d bytes)", n, len(value))
+	}
+	return nil
 }
 
 // ReadSelf reads a small /proc/self file (at most 1 MiB).
@@ -141,7 +163,7 @@ func WriteSelf(sub, value string) error {
 		return err
 	}
 	defer f.Close()
-	if _, err := f.Write([]byte(value)); err != nil {
+	if err := writeOnce(f, value); err != nil {
 		return fmt.Errorf("write %q to /proc/self/%s: %w", value, sub, err)
 	}
 	return nil
@@ -193,7 +215,7 @@ func WriteThreadSelfAttr(lsm, attr, value string) error {
 		p, closer, err = h.OpenThreadSelf(sub)
 	}
 	if err != nil {
-		return fmt.Errorf("open /proc/thread-self/%s: %w", sub, err)
+		return lookupError("/proc/thread-self/"+sub, err)
 	}
 	defer closer()
 	defer p.Close()
@@ -203,7 +225,7 @@ func WriteThreadSelfAttr(lsm, attr, value string) error {
 		return fmt.Errorf("/proc/thread-self/%s: %w", sub, err)
 	}
 	defer f.Close()
-	if _, err := f.Write([]byte(value)); err != nil {
+	if err := writeOnce(f, value); err != nil {
 		return fmt.Errorf("write %q to /proc/thread-self/%s: %w", value, sub, err)
 	}
 	return nil
@@ -249,7 +271,7 @@ func OpenSysctl(key string, flags int) (*os.File, error) {
 	defer h.Close()
 	ph, err := h.OpenRoot("sys/" + p)
 	if err != nil {
-		return nil, fmt.Errorf("open /proc/sys/%s: %w", p, err)
+		return nil, lookupError("/proc/sys/"+p, err)
 	}
 	defer ph.Close()
 	var st unix.Stat_t
