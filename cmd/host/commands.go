@@ -148,6 +148,7 @@ func lifecycleCommands() []*cli.Command {
 		},
 		specCommand(),
 		featuresCommand(),
+		execCommand(),
 		{
 			Name: "init", Hidden: true,
 			Action: func(c *cli.Context) error {

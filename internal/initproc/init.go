@@ -19,7 +19,9 @@ import (
 )
 
 // IsInit says whether this process is a container init the bootstrap forked.
-func IsInit() bool { return os.Getenv(nsexec.InitEnv) != "" && len(os.Args) > 1 && os.Args[1] == "init" }
+func IsInit() bool {
+	return os.Getenv(nsexec.InitEnv) != "" && len(os.Args) > 1 && os.Args[1] == "init"
+}
 
 // Main is the init's whole life: it never returns. On success it is replaced
 // by the container's process; on failure it tells the host and exits.

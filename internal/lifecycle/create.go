@@ -2,26 +2,19 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/rung-runtime/rung/internal/hooks"
 	"github.com/rung-runtime/rung/internal/initproc"
 	"github.com/rung-runtime/rung/internal/launcher"
 	"github.com/rung-runtime/rung/internal/logging"
-	"github.com/rung-runtime/rung/internal/nsexec"
 	"github.com/rung-runtime/rung/internal/state"
 	"github.com/rung-runtime/rung/proto/stagev1"
 )
@@ -56,8 +49,7 @@ type creation struct {
 	plugins launcher.Set
 	rec     *state.Container
 	plan    plan
-	boot    *exec.Cmd
-	sock    *os.File
+	spawner *spawner
 }
 
 // Create makes the container and leaves its init waiting on the exec fifo.
@@ -250,170 +242,29 @@ func (c *creation) spawn(ctx context.Context) error {
 			return fmt.Errorf("exec fifo: %w", err)
 		}
 	}
-
-	extra := make([]*os.File, 0, c.opts.PreserveFds+3)
-	for i := 0; i < c.opts.PreserveFds; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
-	}
-	var console *os.File
-	if c.bundle.Spec.Process.Terminal {
-		if c.opts.ConsoleSocket == "" {
-			return errors.New("process.terminal: true needs --console-socket")
-		}
-		console, err = dialConsole(c.opts.ConsoleSocket)
-		if err != nil {
-			return err
-		}
-		defer console.Close()
-	} else if c.opts.ConsoleSocket != "" {
-		return errors.New("--console-socket: given but process.terminal is false")
-	}
-
-	parent, child, err := socketPair()
-	if err != nil {
-		return err
-	}
-	c.sock = parent
-	defer child.Close()
-	syncFd := 3 + len(extra)
-	extra = append(extra, child, fifoFile)
-	consoleFd := -1
-	if console != nil {
-		consoleFd = 3 + len(extra)
-		extra = append(extra, console)
-	}
-
-	self, err := sealedSelf(extra)
-	if err != nil {
-		return err
-	}
-	defer self.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
-		Args:       []string{"rung", "init"},
-		Env:        []string{nsexec.InitEnv + "=" + strconv.Itoa(syncFd)},
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			// The bootstrap must not outlive a create that died mid-way.
-			Pdeathsig: syscall.SIGKILL,
+	sp := &spawner{
+		env: c.env, process: c.bundle.Spec.Process, consoleSocket: c.opts.ConsoleSocket,
+		preserveFds: c.opts.PreserveFds, fifo: fifoFile, cgroupDir: c.plan.cgroupDir,
+		bootstrap: c.plan.bootstrap, hooks: c.bundle.Spec.Hooks,
+		step:   c.step,
+		attach: func(pid int) error { return c.attach(ctx, pid) },
+		started: func(pid int) error {
+			c.rec.BootstrapPid = pid
+			return c.step("spawned")
+		},
+		forked: c.recordPid,
+		config: func() *initproc.Config {
+			return &initproc.Config{
+				ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: c.bundle.Spec,
+				NoPivot: c.opts.NoPivot, NoNewKeyring: c.opts.NoNewKeyring,
+				NewPidNS: c.plan.bootstrap.CloneFlags&unix.CLONE_NEWPID != 0,
+				NewUTS:   c.plan.bootstrap.CloneFlags&unix.CLONE_NEWUTS != 0,
+				Plan:     c.plan.init, State: c.ociState(specs.StateCreating),
+			}
 		},
 	}
-	if c.bundle.Spec.Process.Terminal {
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		defer null.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.env.Stdio[0], c.env.Stdio[1], c.env.Stdio[2]
-	}
-	if c.plan.cgroupDir != "" {
-		cg, err := os.Open(c.plan.cgroupDir)
-		if err != nil {
-			return fmt.Errorf("cgroup %s: %w", c.plan.cgroupDir, err)
-		}
-		defer cg.Close()
-		var fs unix.Statfs_t
-		if err := unix.Fstatfs(int(cg.Fd()), &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
-			return fmt.Errorf("cgroup %s from the cgroups stage is not a cgroup v2 directory", c.plan.cgroupDir)
-		}
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(cg.Fd())
-	}
-	bootMsg, err := c.plan.bootstrap.Encode()
-	if err != nil {
-		return err
-	}
-	if err := c.step("spawn"); err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the init: %w", err)
-	}
-	c.boot = cmd
-	c.rec.BootstrapPid = cmd.Process.Pid
-	if err := c.step("spawned"); err != nil {
-		return err
-	}
-	child.Close()
-	_ = parent.SetDeadline(time.Now().Add(initTimeout))
-	if _, err := parent.Write(bootMsg); err != nil {
-		return c.initFailed("sending the bootstrap", err)
-	}
-	rep, err := nsexec.ReadReply(parent)
-	if err != nil || rep.Type != nsexec.ReplyAttach {
-		return c.bootstrapFailed(rep, err)
-	}
-	if err := c.attach(ctx, rep.Value); err != nil {
-		return err
-	}
-	if _, err := parent.Write(nsexec.Go()); err != nil {
-		return c.initFailed("releasing the bootstrap", err)
-	}
-	rep, err = nsexec.ReadReply(parent)
-	if err != nil || rep.Type != nsexec.ReplyPid {
-		return c.bootstrapFailed(rep, err)
-	}
-	if err := c.recordPid(rep.Value); err != nil {
-		return err
-	}
-	if err := c.boot.Wait(); err != nil {
-		return c.initFailed("bootstrap", err)
-	}
-	c.boot = nil
-
-	st := c.ociState(specs.StateCreating)
-	cfg := &initproc.Config{
-		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: c.bundle.Spec,
-		NoPivot: c.opts.NoPivot, NoNewKeyring: c.opts.NoNewKeyring,
-		FifoFd: syncFd + 1, ConsoleSocketFd: consoleFd, PreserveFds: c.opts.PreserveFds,
-		NewPidNS: c.plan.bootstrap.CloneFlags&unix.CLONE_NEWPID != 0,
-		NewUTS:   c.plan.bootstrap.CloneFlags&unix.CLONE_NEWUTS != 0,
-		Plan:     c.plan.init, State: st,
-	}
-	return talkToInit(parent, cfg, c.bundle.Spec.Hooks, st)
-}
-
-// talkToInit sends the init its config and serves its requests until it
-// reports ready or fails.
-func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State) error {
-	if err := initproc.WriteFrame(sock, cfg); err != nil {
-		return fmt.Errorf("sending the init its config: %w", err)
-	}
-	for {
-		var m initproc.Message
-		if err := initproc.ReadFrame(sock, &m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return errors.New("init: exited during setup")
-			}
-			return fmt.Errorf("init: %w", err)
-		}
-		switch m.Type {
-		case initproc.MsgReady:
-			return nil
-		case initproc.MsgError:
-			return fmt.Errorf("init: %s", m.Error)
-		case initproc.MsgHooks:
-			//nolint:staticcheck // prestart is deprecated but runs, as runc.
-			err := hooks.Run("prestart", h.Prestart, st)
-			if err == nil {
-				err = hooks.Run("createRuntime", h.CreateRuntime, st)
-			}
-			reply := initproc.Message{Type: initproc.MsgHooksOK}
-			if err != nil {
-				reply = initproc.Message{Type: initproc.MsgError, Error: err.Error()}
-			}
-			if werr := initproc.WriteFrame(sock, reply); werr != nil && err == nil {
-				err = werr
-			}
-			if err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("init: unexpected message %q", m.Type)
-		}
-	}
+	c.spawner = sp
+	return sp.run()
 }
 
 func (c *creation) ociState(status specs.ContainerState) *specs.State {
@@ -463,35 +314,10 @@ func (c *creation) recordPid(pid int) error {
 	return c.step("forked")
 }
 
-func (c *creation) bootstrapFailed(rep nsexec.Reply, err error) error {
-	if err == nil && rep.Type == nsexec.ReplyError {
-		return fmt.Errorf("init bootstrap: %s", rep.Text)
-	}
-	if err == nil {
-		err = fmt.Errorf("unexpected reply %d", rep.Type)
-	}
-	return c.initFailed("bootstrap", err)
-}
-
-func (c *creation) initFailed(what string, err error) error {
-	if c.boot != nil {
-		_ = c.boot.Process.Kill()
-		if werr := c.boot.Wait(); werr != nil {
-			return fmt.Errorf("init %s: %v (%v)", what, err, werr)
-		}
-		c.boot = nil
-	}
-	return fmt.Errorf("init %s: %w", what, err)
-}
-
 // abort undoes a failed create: processes, plugin resources, state dir.
 func (c *creation) abort() {
-	if c.sock != nil {
-		c.sock.Close()
-	}
-	if c.boot != nil {
-		_ = c.boot.Process.Kill()
-		_ = c.boot.Wait()
+	if c.spawner != nil {
+		c.spawner.close()
 	}
 	if c.rec == nil {
 		return
@@ -540,33 +366,6 @@ func rootIDs(s *specs.Spec) (int, int, bool) {
 		}
 	}
 	return uid, gid, uid >= 0 && gid >= 0
-}
-
-func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("init socket: %w", err)
-	}
-	// Non-blocking makes the parent end pollable, so deadlines apply.
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return nil, nil, err
-	}
-	return os.NewFile(uintptr(fds[0]), "init-sync-parent"), os.NewFile(uintptr(fds[1]), "init-sync-child"), nil
-}
-
-func dialConsole(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // waitGone waits, bounded, for the init to disappear after SIGKILL.

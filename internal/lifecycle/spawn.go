@@ -1,0 +1,278 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/hooks"
+	"github.com/rung-runtime/rung/internal/initproc"
+	"github.com/rung-runtime/rung/internal/nsexec"
+)
+
+// spawner runs one init (create) or exec'd process through the bootstrap:
+// spawn, Attach while it waits, fork, config, ready. The caller's callbacks
+// record each step before the next hand-off.
+type spawner struct {
+	env           *Env
+	process       *specs.Process
+	consoleSocket string
+	preserveFds   int
+	fifo          *os.File // create only
+	cgroupDir     string
+	bootstrap     nsexec.Bootstrap
+	hooks         *specs.Hooks
+
+	step    func(string) error
+	started func(bootPid int) error
+	attach  func(pid int) error // nil: nothing to attach
+	forked  func(pid int) error
+	config  func() *initproc.Config
+
+	boot *exec.Cmd
+	sock *os.File
+	Pid  int
+}
+
+func (sp *spawner) run() error {
+	extra := make([]*os.File, 0, sp.preserveFds+3)
+	for i := 0; i < sp.preserveFds; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	var console *os.File
+	if sp.process.Terminal {
+		if sp.consoleSocket == "" {
+			return errors.New("process.terminal: true needs --console-socket")
+		}
+		var err error
+		console, err = dialConsole(sp.consoleSocket)
+		if err != nil {
+			return err
+		}
+		defer console.Close()
+	} else if sp.consoleSocket != "" {
+		return errors.New("--console-socket: given but process.terminal is false")
+	}
+
+	parent, child, err := socketPair()
+	if err != nil {
+		return err
+	}
+	sp.sock = parent
+	defer child.Close()
+	syncFd := 3 + len(extra)
+	extra = append(extra, child)
+	fifoFd := -1
+	if sp.fifo != nil {
+		fifoFd = 3 + len(extra)
+		extra = append(extra, sp.fifo)
+	}
+	consoleFd := -1
+	if console != nil {
+		consoleFd = 3 + len(extra)
+		extra = append(extra, console)
+	}
+
+	self, err := sealedSelf(extra)
+	if err != nil {
+		return err
+	}
+	defer self.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
+		Args:       []string{"rung", "init"},
+		Env:        []string{nsexec.InitEnv + "=" + strconv.Itoa(syncFd)},
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			// The bootstrap must not outlive a rung that died mid-way.
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if sp.process.Terminal {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = sp.env.Stdio[0], sp.env.Stdio[1], sp.env.Stdio[2]
+	}
+	if sp.cgroupDir != "" {
+		cg, err := os.Open(sp.cgroupDir)
+		if err != nil {
+			return fmt.Errorf("cgroup %s: %w", sp.cgroupDir, err)
+		}
+		defer cg.Close()
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(int(cg.Fd()), &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
+			return fmt.Errorf("cgroup %s from the cgroups stage is not a cgroup v2 directory", sp.cgroupDir)
+		}
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cg.Fd())
+	}
+	bootMsg, err := sp.bootstrap.Encode()
+	if err != nil {
+		return err
+	}
+	if err := sp.step("spawn"); err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the init: %w", err)
+	}
+	sp.boot = cmd
+	if err := sp.started(cmd.Process.Pid); err != nil {
+		return err
+	}
+	child.Close()
+	_ = parent.SetDeadline(time.Now().Add(initTimeout))
+	if _, err := parent.Write(bootMsg); err != nil {
+		return sp.initFailed("sending the bootstrap", err)
+	}
+	rep, err := nsexec.ReadReply(parent)
+	if err != nil || rep.Type != nsexec.ReplyAttach {
+		return sp.bootstrapFailed(rep, err)
+	}
+	if sp.attach != nil {
+		if err := sp.attach(rep.Value); err != nil {
+			return err
+		}
+	}
+	if _, err := parent.Write(nsexec.Go()); err != nil {
+		return sp.initFailed("releasing the bootstrap", err)
+	}
+	rep, err = nsexec.ReadReply(parent)
+	if err != nil || rep.Type != nsexec.ReplyPid {
+		return sp.bootstrapFailed(rep, err)
+	}
+	sp.Pid = rep.Value
+	if err := sp.forked(rep.Value); err != nil {
+		return err
+	}
+	if err := sp.boot.Wait(); err != nil {
+		return sp.initFailed("bootstrap", err)
+	}
+	sp.boot = nil
+
+	cfg := sp.config()
+	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
+	if cfg.State != nil {
+		cfg.State.Pid = sp.Pid
+	}
+	return talkToInit(parent, cfg, sp.hooks, cfg.State)
+}
+
+func (sp *spawner) bootstrapFailed(rep nsexec.Reply, err error) error {
+	if err == nil && rep.Type == nsexec.ReplyError {
+		sp.reap()
+		return fmt.Errorf("init bootstrap: %s", rep.Text)
+	}
+	if err == nil {
+		err = fmt.Errorf("unexpected reply %d", rep.Type)
+	}
+	return sp.initFailed("bootstrap", err)
+}
+
+func (sp *spawner) initFailed(what string, err error) error {
+	if sp.boot != nil {
+		_ = sp.boot.Process.Kill()
+		sp.reap()
+	}
+	return fmt.Errorf("init %s: %w", what, err)
+}
+
+func (sp *spawner) reap() {
+	if sp.boot != nil {
+		_ = sp.boot.Wait()
+		sp.boot = nil
+	}
+}
+
+// close ends whatever of the spawn is still running.
+func (sp *spawner) close() {
+	if sp.sock != nil {
+		sp.sock.Close()
+	}
+	if sp.boot != nil {
+		_ = sp.boot.Process.Kill()
+		sp.reap()
+	}
+}
+
+// talkToInit sends the init its config and serves its requests until it
+// reports ready or fails.
+func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State) error {
+	if err := initproc.WriteFrame(sock, cfg); err != nil {
+		return fmt.Errorf("sending the init its config: %w", err)
+	}
+	for {
+		var m initproc.Message
+		if err := initproc.ReadFrame(sock, &m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("init: exited during setup")
+			}
+			return fmt.Errorf("init: %w", err)
+		}
+		switch m.Type {
+		case initproc.MsgReady:
+			return nil
+		case initproc.MsgError:
+			return fmt.Errorf("init: %s", m.Error)
+		case initproc.MsgHooks:
+			//nolint:staticcheck // prestart is deprecated but runs, as runc.
+			err := hooks.Run("prestart", h.Prestart, st)
+			if err == nil {
+				err = hooks.Run("createRuntime", h.CreateRuntime, st)
+			}
+			reply := initproc.Message{Type: initproc.MsgHooksOK}
+			if err != nil {
+				reply = initproc.Message{Type: initproc.MsgError, Error: err.Error()}
+			}
+			if werr := initproc.WriteFrame(sock, reply); werr != nil && err == nil {
+				err = werr
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("init: unexpected message %q", m.Type)
+		}
+	}
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("init socket: %w", err)
+	}
+	// Non-blocking makes the parent end pollable, so deadlines apply.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "init-sync-parent"), os.NewFile(uintptr(fds[1]), "init-sync-child"), nil
+}
+
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+	}
+	return f, nil
+}
