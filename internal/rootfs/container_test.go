@@ -23,6 +23,27 @@ func init() {
 	childCases["console-symlink"] = childConsoleSymlink
 	childCases["leaked-cwd"] = childLeakedCwd
 	childCases["prepare-then-inspect"] = childPrepareThenInspect
+	childCases["full-sysctl"] = childFullSysctl
+}
+
+// childFullSysctl is childFull with the sysctl written after Finalize, in
+// the order the init uses: /proc/sys is read-only in the container by then,
+// the write must still get through the private procfs.
+func childFullSysctl(c *childCase) error {
+	cfg := config(c)
+	if err := Prepare(cfg); err != nil {
+		return fmt.Errorf("Prepare: %w", err)
+	}
+	if err := Pivot(cfg); err != nil {
+		return fmt.Errorf("Pivot: %w", err)
+	}
+	if err := Finalize(cfg); err != nil {
+		return fmt.Errorf("Finalize: %w", err)
+	}
+	if err := process.ApplySysctl(c.Spec.Linux.Sysctl); err != nil {
+		return fmt.Errorf("ApplySysctl: %w", err)
+	}
+	return execScript(c.Script)
 }
 
 // childPrepareThenInspect reports what a mount through a symlink reached:
@@ -566,4 +587,32 @@ func TestIdmapNotSupported(t *testing.T) {
 	if !strings.Contains(r.stdout, `PREPARE-ERR: mounts[7]: mount "`+base+`" on "/x": id-mapped mounts`) {
 		t.Errorf("idmap should be a clear not-supported error; got:\n%s\n%s", r.stdout, r.stderr)
 	}
+}
+
+func TestContainerInUserNamespace(t *testing.T) {
+	c, base := newCase(t, "full-sysctl")
+	c.Spec.Linux.Namespaces = append(c.Spec.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+	c.Spec.Linux.Sysctl = map[string]string{"kernel.domainname": "rung.userns"}
+	fm := os.FileMode(0o600)
+	c.Spec.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/kmsg", Type: "c", Major: 1, Minor: 11, FileMode: &fm}}
+	data := filepath.Join(base, "data")
+	mustWrite(t, filepath.Join(data, "marker"), "hello")
+	c.Spec.Mounts = append(c.Spec.Mounts,
+		specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+	c.Script = checkScript(`
+check proc-mounted sh -c '[ "$(readlink /proc/1/exe)" = /bin/busybox ]'
+check devnull-bound sh -c 'grep -q " /dev/null " /proc/self/mounts'
+check devnull sh -c '[ "$(stat -c %F:%t:%T /dev/null)" = "character special file:1:3" ]'
+check spec-device-bound sh -c 'grep -q " /dev/kmsg " /proc/self/mounts && [ "$(stat -c %t:%T /dev/kmsg)" = "1:b" ]'
+check sys-present test -d /sys/kernel
+check sys-ro sh -c 'grep " /sys " /proc/self/mounts | grep -q " ro,"'
+check cgroup test -e /sys/fs/cgroup/cgroup.procs
+check keys-masked sh -c '[ "$(stat -c %t:%T /proc/keys)" = "1:3" ]'
+refuse procsys-writable sh -c 'echo x > /proc/sys/kernel/domainname'
+check sysctl-applied sh -c '[ "$(cat /proc/sys/kernel/domainname)" = rung.userns ]'
+check bind-marker sh -c '[ "$(cat /data/marker)" = hello ]'
+refuse bind-ro-write touch /data/new
+check shm-writable touch /dev/shm/x
+`)
+	assertChecks(t, runChildUserNS(t, c, base))
 }

@@ -93,6 +93,20 @@ type childResult struct {
 // that nothing stayed mounted under dirs.
 func runChild(t *testing.T, c childCase, dirs ...string) childResult {
 	t.Helper()
+	return runChildFlags(t, c, 0, dirs...)
+}
+
+// runChildUserNS runs the case as root of a new user namespace (ids 0-65535
+// mapped to themselves), which owns its mount, pid, uts and ipc namespaces:
+// mounts copied from the host are locked there and mknod is not allowed,
+// as in a user-namespaced container.
+func runChildUserNS(t *testing.T, c childCase, dirs ...string) childResult {
+	t.Helper()
+	return runChildFlags(t, c, unix.CLONE_NEWUSER, dirs...)
+}
+
+func runChildFlags(t *testing.T, c childCase, extraFlags uintptr, dirs ...string) childResult {
+	t.Helper()
 	requireRoot(t)
 	f := filepath.Join(t.TempDir(), "case.json")
 	b, err := json.Marshal(c)
@@ -108,8 +122,14 @@ func runChild(t *testing.T, c childCase, dirs ...string) childResult {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
+		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | extraFlags,
 		Pdeathsig:  syscall.SIGKILL,
+	}
+	if extraFlags&unix.CLONE_NEWUSER != 0 {
+		ids := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		cmd.SysProcAttr.UidMappings = ids
+		cmd.SysProcAttr.GidMappings = ids
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 	}
 	err = cmd.Run()
 	if err != nil && cmd.ProcessState == nil {
