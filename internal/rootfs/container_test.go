@@ -262,7 +262,12 @@ func TestContainerRootfs(t *testing.T) {
 		specs.Mount{Destination: "/ro-tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "mode=700"}},
 		specs.Mount{Destination: "/etc/hostfile", Type: "bind", Source: hostFile, Options: []string{"bind"}},
 		specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"rprivate", "nosuid"}},
+		specs.Mount{Destination: "/root", Type: "tmpfs", Source: "tmpfs"},
+		specs.Mount{Destination: "/shared", Type: "bind", Source: data, Options: []string{"rbind", "rshared"}},
 	)
+	if err := os.Chmod(filepath.Join(c.Rootfs, "root"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	c.Spec.Linux.Devices = []specs.LinuxDevice{
 		{Path: "/dev/mydev", Type: "c", Major: 1, Minor: 7, FileMode: &fm, UID: &uid, GID: &uid},
 		{Path: "/dev/sub/fifo", Type: "p"},
@@ -308,6 +313,10 @@ check file-bind sh -c '[ "$(cat /etc/hostfile)" = file-bind ]'
 check spec-device sh -c '[ "$(stat -c %F:%t:%T:%a:%u:%g /dev/mydev)" = "character special file:1:7:600:1000:1000" ]'
 check spec-fifo sh -c '[ "$(stat -c %F /dev/sub/fifo)" = fifo ]'
 check root-writable touch /tmp/ok
+check tmpfs-new-dir-mode sh -c '[ "$(stat -c %a /private)" = 1777 ]'
+check tmpfs-keeps-dir-mode sh -c '[ "$(stat -c %a /root)" = 700 ]'
+check shared-propagation sh -c 'grep " /shared " /proc/self/mountinfo | grep -q shared:'
+check private-propagation sh -c 'grep " /private " /proc/self/mountinfo | grep -qv shared:'
 check no-host-root sh -c '! test -e ` + base + `'
 `)
 	assertChecks(t, runChild(t, c, base))

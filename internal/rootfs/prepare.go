@@ -358,6 +358,11 @@ func (r *root) checkTarget(target *os.File, m specs.Mount, bind bool) error {
 }
 
 func (r *root) mountTmpfs(cfg *Config, m specs.Mount, dest string, mo MountOptions) (*os.File, error) {
+	existed := false
+	if f, err := r.open(dest); err == nil {
+		existed = true
+		f.Close()
+	}
 	target, err := r.mkdirAll(dest)
 	if err != nil {
 		return nil, fmt.Errorf("create mount point: %w", err)
@@ -388,7 +393,11 @@ func (r *root) mountTmpfs(cfg *Config, m specs.Mount, dest string, mo MountOptio
 	if err := doMount(mountSourceName(m), target, "tmpfs", mo.Flags, formatMountLabel(mo.Data, cfg.MountLabel)); err != nil {
 		return nil, err
 	}
-	if !hasDataOption(mo.Data, "mode") || lower != nil {
+	// Without mode=, the tmpfs root keeps the mode of the directory it
+	// covers, as in runc; over a directory made just now it keeps tmpfs's
+	// default (1777).
+	keepMode := existed && !hasDataOption(mo.Data, "mode")
+	if keepMode || lower != nil {
 		rel, err := r.rel(target)
 		if err != nil {
 			return nil, err
@@ -403,9 +412,7 @@ func (r *root) mountTmpfs(cfg *Config, m specs.Mount, dest string, mo MountOptio
 			return nil, err
 		}
 		defer upper.Close()
-		// Without mode=, the tmpfs root keeps the mode of the directory
-		// it covers, as in runc.
-		if !hasDataOption(mo.Data, "mode") {
+		if keepMode {
 			if err := unix.Fchmod(int(upper.Fd()), before.Mode&0o7777); err != nil {
 				return nil, fmt.Errorf("chmod the new tmpfs: %w", err)
 			}
