@@ -55,7 +55,10 @@ install: all
 	install -m 0755 bin/rung $(DESTDIR)$(BINDIR)/rung
 	for p in $(PLUGINS); do install -m 0755 bin/rung-$$p $(DESTDIR)$(LIBEXEC)/rung-$$p; done
 
+# protoc comes from Debian's protobuf-compiler; the Go generators are pinned.
 proto:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc -I proto \
 	  --go_out=proto --go_opt=paths=source_relative \
 	  --go-grpc_out=proto --go-grpc_opt=paths=source_relative \

@@ -10,7 +10,9 @@ go test -count=1 -v -timeout 30m ./... 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 echo
 echo "skipped tests and why:"
-grep -E -- '^\s*--- SKIP' -A1 "$log" | grep -vE '^\s*--- SKIP|^--$' | sed 's/^ */  /' | sort | uniq -c | sort -rn | head -40
+# go test -v prints a skip's reason on the line before its "--- SKIP".
+awk '/^[ \t]*--- SKIP/ { name = $0; sub(/^[ \t]*--- SKIP: /, "", name); sub(/ \(.*/, "", name); print "  " name ": " why; next }
+     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' "$log" | head -60
 pass=$(grep -cE -- '^\s*--- PASS' "$log")
 fail=$(grep -cE -- '^\s*--- FAIL' "$log")
 skip=$(grep -cE -- '^\s*--- SKIP' "$log")

@@ -243,7 +243,7 @@ func (c *creation) spawn(ctx context.Context) error {
 		}
 	}
 	sp := &spawner{
-		env: c.env, process: c.bundle.Spec.Process, consoleSocket: c.opts.ConsoleSocket,
+		env: c.env, id: c.opts.ID, process: c.bundle.Spec.Process, consoleSocket: c.opts.ConsoleSocket,
 		preserveFds: c.opts.PreserveFds, fifo: fifoFile, cgroupDir: c.plan.cgroupDir,
 		bootstrap: c.plan.bootstrap, hooks: c.bundle.Spec.Hooks,
 		step:   c.step,

@@ -72,7 +72,7 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 		return fail(err)
 	}
 	sp := &spawner{
-		env: env, process: opts.Process, consoleSocket: opts.ConsoleSocket, preserveFds: opts.PreserveFds,
+		env: env, id: opts.ID, process: opts.Process, consoleSocket: opts.ConsoleSocket, preserveFds: opts.PreserveFds,
 		cgroupDir: rec.CgroupPath, bootstrap: boot,
 		step:    func(string) error { return nil },
 		started: func(int) error { return nil },

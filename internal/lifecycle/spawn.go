@@ -24,6 +24,7 @@ import (
 // record each step before the next hand-off.
 type spawner struct {
 	env           *Env
+	id            string
 	process       *specs.Process
 	consoleSocket string
 	preserveFds   int
@@ -89,7 +90,9 @@ func (sp *spawner) run() error {
 	defer self.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
-		Args:       []string{"rung", "init"},
+		// The id in the cmdline lets an operator tell which container an init
+		// that has not exec'd yet belongs to.
+		Args:       []string{"rung", "init", sp.id},
 		Env:        []string{nsexec.InitEnv + "=" + strconv.Itoa(syncFd)},
 		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
