@@ -625,3 +625,23 @@ check shm-writable touch /dev/shm/x
 `)
 	assertChecks(t, runChildUserNS(t, c, base))
 }
+
+func TestDevSymlinkStaysInside(t *testing.T) {
+	c, base := newCase(t, "prepare-only")
+	if err := os.Symlink(c.Outside, filepath.Join(c.Rootfs, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	r := runChild(t, c, base)
+	if r.err != nil {
+		t.Fatalf("child: %v\n%s\n%s", r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "OUTSIDE-ENTRIES: victim\n") {
+		t.Errorf("a symlinked /dev created files outside the rootfs:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout, fmt.Sprintf("OUTSIDE-FSTYPE: %#x", unix.TMPFS_MAGIC)) {
+		t.Errorf("tmpfs mounted outside the rootfs:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, `PREPARE-ERR: /dev resolved to "`+c.Outside+`" inside the rootfs`) {
+		t.Errorf("a symlinked /dev should be refused once resolved:\n%s", r.stdout)
+	}
+}
