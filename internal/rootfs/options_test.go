@@ -220,3 +220,39 @@ func TestCleanDest(t *testing.T) {
 		}
 	}
 }
+
+func TestValidate(t *testing.T) {
+	spec := &specs.Spec{
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "", Type: "tmpfs"},
+			{Destination: "/", Type: "tmpfs"},
+			{Destination: "/x", Source: "/tmp"},
+			{Destination: "/y", Type: "bind", Source: "/tmp", Options: []string{"ridmap"}},
+			{Destination: "/proc/sys", Type: "tmpfs"},
+			{Destination: "/z", Type: "none", Options: []string{"rbind"}},
+			{Destination: "relative", Type: "tmpfs"},
+		},
+		Linux: &specs.Linux{RootfsPropagation: "sideways", Devices: []specs.LinuxDevice{{Path: "/dev/q", Type: "x"}}},
+	}
+	var got []string
+	for _, e := range Validate(spec) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`mounts[1]: mount "tmpfs" on "": destination is empty`,
+		`mounts[2]: mount "tmpfs" on "/": cannot mount over the container's root; use root.path`,
+		`mounts[3]: mount "/tmp" on "/x": mount has no type and is not a bind mount`,
+		`mounts[4]: mount "/tmp" on "/y": id-mapped mounts (idmap, ridmap, uidMappings, gidMappings) are not supported yet`,
+		`mounts[5]: mount "tmpfs" on "/proc/sys": mount destination resolves to "/proc/sys", inside /proc, which is not allowed`,
+		`mounts[6]: mount "none" on "/z": bind mount without a source`,
+		`linux.rootfsPropagation: unknown propagation "sideways"`,
+		`linux.devices[0].type: unknown device type "x" (want c, u, b or p)`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Validate:\n got  %q\n want %q", got, want)
+	}
+	if errs := Validate(&specs.Spec{Mounts: []specs.Mount{{Destination: "/proc", Type: "proc"}}}); len(errs) != 0 {
+		t.Errorf("valid spec: %v", errs)
+	}
+}

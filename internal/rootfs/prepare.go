@@ -181,22 +181,17 @@ func delayReadonly(m specs.Mount) bool {
 
 // mount performs one spec mount.
 func (r *root) mount(cfg *Config, m specs.Mount) error {
+	// The lexical checks (including the /proc rules on the spec's path, so
+	// nothing is created inside /proc) come first; the /proc rules are
+	// checked again on the resolved path once the target is open.
+	if err := validateMount(m); err != nil {
+		return err
+	}
 	mo := ParseMountOptions(m.Options)
 	if m.Type == "bind" {
 		mo.Flags |= unix.MS_BIND
 	}
-	if mo.IDMap || mo.RecIDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-		return errors.New("id-mapped mounts (idmap, ridmap, uidMappings, gidMappings) are not supported yet")
-	}
 	dest := cleanDest(m.Destination)
-	if dest == "/" {
-		return errors.New("cannot mount over the container's root; use root.path")
-	}
-	// Checked on the spec's path first (so nothing is created inside
-	// /proc), and again on the resolved path once the target is open.
-	if err := checkProcDest(dest, m, mo.IsBind()); err != nil {
-		return err
-	}
 	if delayReadonly(m) {
 		mo.Flags &^= unix.MS_RDONLY
 	}
@@ -212,8 +207,6 @@ func (r *root) mount(cfg *Config, m specs.Mount) error {
 		target, err = r.mountCgroup(m, dest, mo)
 	case m.Type == "tmpfs":
 		target, err = r.mountTmpfs(cfg, m, dest, mo)
-	case m.Type == "":
-		return errors.New("mount has no type and is not a bind mount")
 	default:
 		target, err = r.mountFS(cfg, m, dest, mo)
 	}
