@@ -50,6 +50,7 @@ type creation struct {
 	rec     *state.Container
 	plan    plan
 	spawner *spawner
+	began   time.Time
 }
 
 // Create makes the container and leaves its init waiting on the exec fifo.
@@ -61,6 +62,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if opts.PreserveFds < 0 || opts.PreserveFds > 1024 {
 		return fmt.Errorf("--preserve-fds: %d is out of range", opts.PreserveFds)
 	}
+	began := time.Now()
 	// Plugin launch is the slowest step; overlap it with reading the bundle.
 	type launched struct {
 		set launcher.Set
@@ -80,7 +82,8 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if l.err != nil {
 		return fmt.Errorf("container %q: %w", opts.ID, l.err)
 	}
-	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set}
+	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began}
+	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", msSince(began))
 	defer c.plugins.Close()
 	if bundle.Spec.Process == nil {
 		return fmt.Errorf("container %q: config.json: process: missing", opts.ID)
@@ -104,8 +107,12 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 
 func (c *creation) step(s string) error {
 	c.rec.Steps = append(c.rec.Steps, s)
-	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s)
-	return c.env.Store.Save(c.rec)
+	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s, "ms", msSince(c.began))
+	if err := c.env.Store.Save(c.rec); err != nil {
+		return err
+	}
+	dieAt(s)
+	return nil
 }
 
 func (c *creation) container(p *launcher.Plugin) *stagev1.Container {

@@ -89,7 +89,7 @@ func (sp *spawner) run() error {
 	}
 	defer self.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
+		Path: "/proc/self/fd/" + strconv.Itoa(int(self.Fd())),
 		// The id in the cmdline lets an operator tell which container an init
 		// that has not exec'd yet belongs to.
 		Args:       []string{"rung", "init", sp.id},

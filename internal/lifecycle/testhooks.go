@@ -1,0 +1,19 @@
+package lifecycle
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// dieAt lets the crash-consistency tests kill `rung create` at an exact
+// step, right after that step's state was saved: RUNG_TEST_DIE_AT=<step>.
+// It costs one getenv per step and does nothing unless set.
+func dieAt(step string) {
+	if v := os.Getenv("RUNG_TEST_DIE_AT"); v != "" && v == step {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
