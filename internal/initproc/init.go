@@ -59,7 +59,7 @@ func run(sock *os.File, cfg *Config) error {
 		return fmt.Errorf("setsid: %w", err)
 	}
 
-	rcfg := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, MountLabel: cfg.Plan.MountLabel}
+	rcfg := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, Bundle: cfg.Bundle, NoPivot: cfg.NoPivot, MountLabel: cfg.Plan.MountLabel}
 	if !cfg.Exec {
 		if err := rootfs.Prepare(rcfg); err != nil {
 			return err
@@ -111,10 +111,6 @@ func run(sock *os.File, cfg *Config) error {
 	if err := process.SetRlimits(p.Rlimits); err != nil {
 		return err
 	}
-	path, err := process.LookPath(p.Args[0], p.Env)
-	if err != nil {
-		return err
-	}
 	// Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a
 	// filter, so it goes in before the capabilities are dropped (as runc).
 	if !p.NoNewPrivileges {
@@ -123,6 +119,13 @@ func run(sock *os.File, cfg *Config) error {
 		}
 	}
 	if err := process.Finalize(p, 3+cfg.PreserveFds); err != nil {
+		return err
+	}
+	// Resolved as the container's user, as runc does, so its permissions
+	// and noexec mounts apply; HOME comes from the container's passwd.
+	p.Env = process.EnvWithHome(p.Env, p.User.UID)
+	path, err := process.LookPath(p.Args[0], p.Env)
+	if err != nil {
 		return err
 	}
 	// The exec label and, with no_new_privs, seccomp go last, as runc: the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rung-runtime/rung/internal/hooks"
 	"github.com/rung-runtime/rung/internal/process"
+	"github.com/rung-runtime/rung/internal/rootfs"
 )
 
 // maxConfigSize bounds config.json; anything larger is not a real spec.
@@ -126,6 +127,12 @@ func validateHostFields(b *Bundle) error {
 	if s.Linux == nil {
 		return errors.New("linux: missing (rung runs Linux containers)")
 	}
+	if errs := rootfs.Validate(s); len(errs) > 0 {
+		return errs[0]
+	}
+	if errs := process.ValidateSysctl(s.Linux.Sysctl); len(errs) > 0 {
+		return errs[0]
+	}
 	return hooks.Validate(s.Hooks)
 }
 
@@ -138,11 +145,12 @@ func validateProcess(p *specs.Process, prefix string) error {
 	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
 		return fmt.Errorf("%s.cwd: %q must be an absolute path", prefix, p.Cwd)
 	}
-	for _, err := range process.ValidateCapabilities(p.Capabilities) {
-		return fmt.Errorf("%s.%w", prefix, err)
+	// These name their fields from "process." on.
+	if errs := process.ValidateCapabilities(p.Capabilities); len(errs) > 0 {
+		return errs[0]
 	}
-	for _, err := range process.ValidateRlimits(p.Rlimits) {
-		return fmt.Errorf("%s.%w", prefix, err)
+	if errs := process.ValidateRlimits(p.Rlimits); len(errs) > 0 {
+		return errs[0]
 	}
 	return nil
 }
