@@ -3,6 +3,7 @@ package initproc
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -54,12 +55,15 @@ func setupConsole(sockFd int) (string, error) {
 	return slavePath, nil
 }
 
-// sendNotifyFd hands the seccomp notify fd to the listener at listenerPath
-// with the container state, as the runtime-spec's seccomp section says.
-func sendNotifyFd(cfg *Config, s Seccomp, fd int) error {
+// sendNotifyFd hands the seccomp notify fd to the host, which passes it on
+// to the listener at listenerPath with the container state.
+func sendNotifyFd(sock *os.File, s Seccomp, fd int) error {
 	defer unix.Close(fd)
 	if s.ListenerPath == "" {
 		return errors.New("linux.seccomp.listenerPath: a notify filter needs a listener")
 	}
-	return fmt.Errorf("linux.seccomp.listenerPath: handing the notify fd to %s is not implemented yet", s.ListenerPath)
+	if err := WriteFrameWithFd(sock, Message{Type: MsgSeccompFd}, fd); err != nil {
+		return fmt.Errorf("sending the seccomp notify fd to the host: %w", err)
+	}
+	return nil
 }

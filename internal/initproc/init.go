@@ -114,7 +114,7 @@ func run(sock *os.File, cfg *Config) error {
 	// Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a
 	// filter, so it goes in before the capabilities are dropped (as runc).
 	if !p.NoNewPrivileges {
-		if err := installSeccomp(cfg); err != nil {
+		if err := installSeccomp(sock, cfg); err != nil {
 			return err
 		}
 	}
@@ -137,7 +137,7 @@ func run(sock *os.File, cfg *Config) error {
 		}
 	}
 	if p.NoNewPrivileges {
-		if err := installSeccomp(cfg); err != nil {
+		if err := installSeccomp(sock, cfg); err != nil {
 			return err
 		}
 	}
@@ -169,14 +169,14 @@ func run(sock *os.File, cfg *Config) error {
 	return nil
 }
 
-func installSeccomp(cfg *Config) error {
+func installSeccomp(sock *os.File, cfg *Config) error {
 	for _, s := range cfg.Plan.Seccomp {
 		fd, err := install.Install(s.Program, s.Flags)
 		if err != nil {
 			return fmt.Errorf("installing the seccomp filter: %w", err)
 		}
 		if fd >= 0 {
-			if err := sendNotifyFd(cfg, s, fd); err != nil {
+			if err := sendNotifyFd(sock, s, fd); err != nil {
 				return err
 			}
 		}

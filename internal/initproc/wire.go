@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxFrame bounds every host↔init message (CVE-2021-43784 class): a spec
@@ -58,4 +61,88 @@ const (
 type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
+}
+
+// MsgSeccompFd carries a seccomp notify fd (SCM_RIGHTS) from the init to the
+// host, which hands it to the listener: the listener's socket is a host
+// path the init, past pivot_root, cannot reach.
+const MsgSeccompFd = "seccompFd"
+
+// WriteFrameWithFd sends v as one frame with fd attached to its first byte.
+func WriteFrameWithFd(sock *os.File, v any, fd int) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(data)), uint32(len(data)))
+	buf = append(buf, data...)
+	n, err := unix.SendmsgN(int(sock.Fd()), buf, unix.UnixRights(fd), nil, 0)
+	if err != nil {
+		return err
+	}
+	_, err = sock.Write(buf[n:])
+	return err
+}
+
+// FdReader reads a socket with recvmsg, keeping the fds that arrive with the
+// bytes (a plain read would drop them).
+type FdReader struct {
+	Sock *os.File
+	Fds  []int
+}
+
+func (r *FdReader) Read(b []byte) (int, error) {
+	rc, err := r.Sock.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		oob := make([]byte, unix.CmsgSpace(4*4))
+		var oobn int
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), b, oob, unix.MSG_CMSG_CLOEXEC)
+		if rerr == unix.EAGAIN {
+			return false
+		}
+		if rerr == nil && oobn > 0 {
+			msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
+			if perr == nil {
+				for _, m := range msgs {
+					if fds, err := unix.ParseUnixRights(&m); err == nil {
+						r.Fds = append(r.Fds, fds...)
+					}
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if n == 0 && len(b) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// TakeFd returns the oldest received fd, or -1.
+func (r *FdReader) TakeFd() int {
+	if len(r.Fds) == 0 {
+		return -1
+	}
+	fd := r.Fds[0]
+	r.Fds = r.Fds[1:]
+	return fd
+}
+
+// Close closes fds nobody took.
+func (r *FdReader) Close() {
+	for _, fd := range r.Fds {
+		unix.Close(fd)
+	}
+	r.Fds = nil
 }

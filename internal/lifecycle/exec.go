@@ -78,7 +78,8 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 		started: func(int) error { return nil },
 		forked:  func(int) error { return nil },
 		config: func() *initproc.Config {
-			return &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: &spec, Exec: true, Plan: initPlan}
+			st := rec.OCIState(env.Store)
+			return &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: &spec, Exec: true, Plan: initPlan, State: &st}
 		},
 	}
 	defer sp.close()

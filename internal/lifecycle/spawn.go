@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/rung-runtime/rung/internal/hooks"
 	"github.com/rung-runtime/rung/internal/initproc"
 	"github.com/rung-runtime/rung/internal/nsexec"
+	"github.com/rung-runtime/rung/plugins/seccomp/install"
 )
 
 // spawner runs one init (create) or exec'd process through the bootstrap:
@@ -169,10 +171,7 @@ func (sp *spawner) run() error {
 
 	cfg := sp.config()
 	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
-	if cfg.State != nil {
-		cfg.State.Pid = sp.Pid
-	}
-	return talkToInit(parent, cfg, sp.hooks, cfg.State)
+	return talkToInit(parent, cfg, sp.hooks, cfg.State, sp.Pid)
 }
 
 func (sp *spawner) bootstrapFailed(rep nsexec.Reply, err error) error {
@@ -214,13 +213,16 @@ func (sp *spawner) close() {
 
 // talkToInit sends the init its config and serves its requests until it
 // reports ready or fails.
-func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State) error {
+func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State, pid int) error {
 	if err := initproc.WriteFrame(sock, cfg); err != nil {
 		return fmt.Errorf("sending the init its config: %w", err)
 	}
+	in := &initproc.FdReader{Sock: sock}
+	defer in.Close()
+	notified := 0
 	for {
 		var m initproc.Message
-		if err := initproc.ReadFrame(sock, &m); err != nil {
+		if err := initproc.ReadFrame(in, &m); err != nil {
 			if errors.Is(err, io.EOF) {
 				return errors.New("init: exited during setup")
 			}
@@ -231,7 +233,20 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 			return nil
 		case initproc.MsgError:
 			return fmt.Errorf("init: %s", m.Error)
+		case initproc.MsgSeccompFd:
+			fd := in.TakeFd()
+			if fd < 0 {
+				return errors.New("init: seccomp notify message without an fd")
+			}
+			err := handOverNotifyFd(cfg, st, pid, &notified, fd)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
 		case initproc.MsgHooks:
+			if h == nil {
+				h = &specs.Hooks{}
+			}
 			//nolint:staticcheck // prestart is deprecated but runs, as runc.
 			err := hooks.Run("prestart", h.Prestart, st)
 			if err == nil {
@@ -251,6 +266,40 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 			return fmt.Errorf("init: unexpected message %q", m.Type)
 		}
 	}
+}
+
+// handOverNotifyFd sends the n-th notify fd to its filter's listener with
+// the container process state, as the runtime-spec's seccomp section says.
+func handOverNotifyFd(cfg *initproc.Config, st *specs.State, pid int, n *int, fd int) error {
+	var filter *initproc.Seccomp
+	for i, seen := 0, 0; i < len(cfg.Plan.Seccomp); i++ {
+		if cfg.Plan.Seccomp[i].ListenerPath == "" {
+			continue
+		}
+		if seen == *n {
+			filter = &cfg.Plan.Seccomp[i]
+			break
+		}
+		seen++
+	}
+	*n++
+	if filter == nil {
+		return errors.New("init: a seccomp notify fd no filter asked for")
+	}
+	ps := specs.ContainerProcessState{
+		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: pid, Metadata: filter.ListenerMetadata,
+	}
+	if st != nil {
+		ps.State = *st
+	}
+	data, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	if err := install.SendListener(filter.ListenerPath, data, fd); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	return nil
 }
 
 func socketPair() (parent, child *os.File, err error) {
