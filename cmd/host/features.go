@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/moby/sys/capability"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,6 +26,12 @@ func hostFeatures() map[string]any {
 			"nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
 			"relatime", "remount", "ro", "rprivate", "rro", "rshared", "rslave", "runbindable", "rw", "shared",
 			"silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"},
+		"linux": map[string]any{
+			"capabilities": knownCapabilities(),
+			// idmap mounts are not implemented yet: containerd's CRI reads this
+			// before it turns on user namespaces with idmapped volumes.
+			"mountExtensions": map[string]any{"idmap": map[string]any{"enabled": false}},
+		},
 		"annotations": map[string]string{
 			"org.opencontainers.runtime-spec.features.v1.runtime": "rung",
 			"io.github.rung-runtime.version":                      version.Version,
@@ -67,4 +76,17 @@ func featuresCommand() *cli.Command {
 			return printJSON(doc)
 		},
 	}
+}
+
+// knownCapabilities lists the capabilities this kernel has, by spec name.
+func knownCapabilities() []string {
+	caps, err := capability.ListSupported()
+	if err != nil {
+		caps = capability.ListKnown()
+	}
+	names := make([]string, 0, len(caps))
+	for _, c := range caps {
+		names = append(names, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return names
 }
