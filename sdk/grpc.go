@@ -83,7 +83,7 @@ func (s *stageServer) Describe(ctx context.Context, _ *stagev1.DescribeRequest) 
 	_, resources := s.impl.(ResourceStage)
 	return &stagev1.DescribeResponse{
 		Name: d.Name, Version: d.Version, ProtocolVersion: ProtocolVersion, Stage: d.Stage,
-		Handles: d.Handles, FeaturesJson: d.Features, Resources: resources,
+		Handles: d.Handles, FeaturesJson: d.Features, Resources: resources, NoDestroy: d.NoDestroy,
 	}, nil
 }
 

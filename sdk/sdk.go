@@ -58,6 +58,11 @@ type Description struct {
 	// Features is this stage's part of `rung features`, a JSON object merged
 	// into the runtime-spec features document.
 	Features json.RawMessage
+	// NoDestroy says the plugin makes nothing that outlives the container's
+	// processes (namespaces die with them, a seccomp filter is the process's
+	// own), so `delete` need not launch it. Leave it false if Destroy has any
+	// work to do.
+	NoDestroy bool
 }
 
 // Plan is a plugin's answer to Prepare.

@@ -160,7 +160,7 @@ func (c *creation) run(ctx context.Context) error {
 	}
 	for _, p := range c.plugins {
 		c.rec.Plugins[p.Spec.Stage] = &state.PluginRecord{Stage: p.Spec.Stage, Binary: p.Path, PrepareStarted: true,
-			Resources: p.Desc.GetResources()}
+			Resources: p.Desc.GetResources(), NoDestroy: p.Desc.GetNoDestroy()}
 	}
 	if err := c.step("prepare"); err != nil {
 		return err

@@ -64,12 +64,14 @@ type PluginRecord struct {
 	State          map[string]string `json:"state,omitempty"`
 	Actions        []Action          `json:"actions,omitempty"`
 	Resources      bool              `json:"resources,omitempty"`
+	// NoDestroy is the plugin's word (Describe) that Destroy has nothing to do.
+	NoDestroy bool `json:"noDestroy,omitempty"`
 }
 
 // NeedsDestroy says whether delete must call the plugin's Destroy: when it
 // stored state, or when Prepare may have acted without a record of it.
 func (p *PluginRecord) NeedsDestroy() bool {
-	return (p.PrepareStarted && !p.Prepared) || len(p.State) > 0
+	return !p.NoDestroy && ((p.PrepareStarted && !p.Prepared) || len(p.State) > 0)
 }
 
 // Container is state.json.

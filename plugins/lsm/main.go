@@ -53,6 +53,8 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 		Stage:    "lsm",
 		Handles:  []string{"process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"},
 		Features: Features(s.detect()),
+		// Labels belong to the processes they confine; nothing to undo.
+		NoDestroy: true,
 	}, nil
 }
 

@@ -48,6 +48,8 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 		Stage:    "namespaces",
 		Handles:  []string{"linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.timeOffsets"},
 		Features: features,
+		// Namespaces die with their last process; nothing to undo.
+		NoDestroy: true,
 	}, nil
 }
 

@@ -31,6 +31,8 @@ func (stage) Describe(context.Context) (sdk.Description, error) {
 		Stage:    "seccomp",
 		Handles:  []string{compile.Root},
 		Features: feat,
+		// A filter belongs to the processes it holds; nothing to undo.
+		NoDestroy: true,
 	}, nil
 }
 

@@ -179,7 +179,10 @@ type DescribeResponse struct {
 	// runtime-spec features document (e.g. {"linux":{"seccomp":{...}}}).
 	FeaturesJson []byte `protobuf:"bytes,6,opt,name=features_json,json=featuresJson,proto3" json:"features_json,omitempty"`
 	// Whether the plugin serves the Resources service.
-	Resources     bool `protobuf:"varint,7,opt,name=resources,proto3" json:"resources,omitempty"`
+	Resources bool `protobuf:"varint,7,opt,name=resources,proto3" json:"resources,omitempty"`
+	// The plugin makes nothing that outlives the container's processes, so its
+	// Destroy has nothing to do and the host may skip launching it for delete.
+	NoDestroy     bool `protobuf:"varint,8,opt,name=no_destroy,json=noDestroy,proto3" json:"no_destroy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +262,13 @@ func (x *DescribeResponse) GetFeaturesJson() []byte {
 func (x *DescribeResponse) GetResources() bool {
 	if x != nil {
 		return x.Resources
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetNoDestroy() bool {
+	if x != nil {
+		return x.NoDestroy
 	}
 	return false
 }
@@ -1810,7 +1820,7 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\n" +
 	"\x13stagev1/stage.proto\x12\rrung.stage.v1\"\a\n" +
 	"\x05Empty\"\x11\n" +
-	"\x0fDescribeRequest\"\xde\x01\n" +
+	"\x0fDescribeRequest\"\xfd\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1818,7 +1828,9 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x05stage\x18\x04 \x01(\tR\x05stage\x12\x18\n" +
 	"\ahandles\x18\x05 \x03(\tR\ahandles\x12#\n" +
 	"\rfeatures_json\x18\x06 \x01(\fR\ffeaturesJson\x12\x1c\n" +
-	"\tresources\x18\a \x01(\bR\tresources\"\x80\x03\n" +
+	"\tresources\x18\a \x01(\bR\tresources\x12\x1d\n" +
+	"\n" +
+	"no_destroy\x18\b \x01(\bR\tnoDestroy\"\x80\x03\n" +
 	"\tContainer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06bundle\x18\x02 \x01(\tR\x06bundle\x12\x1b\n" +
