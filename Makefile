@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/rung-runtime/rung/internal/version.Version=$(VE
 PLUGINS   := namespaces cgroupv2 seccomp lsm
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps
+.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps bench
 
 all: rung plugins
 
@@ -49,6 +49,11 @@ deps:
 
 demo: all
 	./tests/demo.sh
+
+# rung, runc and crun side by side (root; a few minutes; not part of test).
+# BENCHFLAGS=-n 50, -only run,exec, ... : see tests/bench/main.go.
+bench: all
+	$(GO) run ./tests/bench -rung $(CURDIR)/bin/rung $(BENCHFLAGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC)

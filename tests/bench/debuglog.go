@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"time"
+)
+
+// rung --debug logs, for create, "plugins launched and bundle read" and then
+// one "create step" line per state.json save, each with ms since create
+// began. A step's line is written just before the work it names, so the
+// time between two lines is the work of the first one.
+const launchedMsg = "plugins launched and bundle read"
+
+// stepMark is one timestamped point of a create.
+type stepMark struct {
+	step string
+	ms   float64
+}
+
+// createLog is what one create's JSON --log says about its timing.
+type createLog struct {
+	marks []stepMark
+	// began is when Create's clock started (the launch line's time less
+	// its ms): rung's exec, Go start-up and flag parsing come before it.
+	// last is the time of the last create step, after which only the
+	// plugins' teardown remains.
+	began, last time.Time
+}
+
+// parseCreateLog reads one create's marks from a JSON --log, in order.
+func parseCreateLog(r io.Reader) createLog {
+	var out createLog
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<22)
+	for sc.Scan() {
+		var e struct {
+			Msg  string   `json:"msg"`
+			Step string   `json:"step"`
+			Ms   *float64 `json:"ms"`
+			Time string   `json:"time"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if e.Ms == nil {
+			continue
+		}
+		t, terr := time.Parse(time.RFC3339Nano, e.Time)
+		switch e.Msg {
+		case launchedMsg:
+			out.marks = append(out.marks, stepMark{"launched", *e.Ms})
+			if terr == nil {
+				out.began = t.Add(-time.Duration(*e.Ms * float64(time.Millisecond)))
+			}
+		case "create step":
+			out.marks = append(out.marks, stepMark{e.Step, *e.Ms})
+			if terr == nil {
+				out.last = t
+			}
+		}
+	}
+	return out
+}
+
+// stageNames explains each interval, named by the mark that ends it, in
+// terms of what create.go and spawn.go do between the two log lines.
+var stageNames = []struct{ end, what string }{
+	{"launched", "launch 4 plugins + Describe (overlaps reading config.json)"},
+	{"prepare", "Validate x4, reserve state dir"},
+	{"prepared", "Prepare x4"},
+	{"spawn", "plan, exec fifo, sealed memfd copy of rung, encode bootstrap"},
+	{"spawned", "clone+exec the bootstrap (cmd.Start)"},
+	{"attach", "bootstrap: namespaces created, pid reported"},
+	{"attached", "Attach x4"},
+	{"forked", "release bootstrap, init forked, bootstrap reaped"},
+	{"created", "init: Go start, rootfs, pivot, ready on the fifo"},
+}
+
+// intervals turns one create's marks into per-stage durations, keyed by the
+// ending mark; "launched" is measured from create's start.
+func intervals(marks []stepMark) map[string]float64 {
+	out := map[string]float64{}
+	prev := 0.0
+	for _, m := range marks {
+		out[m.step] = m.ms - prev
+		prev = m.ms
+	}
+	return out
+}

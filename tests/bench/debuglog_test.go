@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCreateSteps(t *testing.T) {
+	log := `{"level":"debug","msg":"rung-lsm: starting plugin","time":"2026-12-01T19:34:22.41550782Z"}
+{"container":"c","level":"debug","ms":51.5,"msg":"plugins launched and bundle read","time":"2026-12-01T19:34:22.4515Z"}
+{"container":"c","level":"debug","ms":57.5,"msg":"create step","step":"prepare","time":"x"}
+not json
+{"container":"c","level":"debug","ms":64.5,"msg":"create step","step":"prepared","time":"2026-12-01T19:34:22.5Z"}
+{"level":"info","msg":"create step without ms"}
+`
+	cl := parseCreateLog(strings.NewReader(log))
+	marks := cl.marks
+	if len(marks) != 3 || marks[0].step != "launched" || marks[2].step != "prepared" {
+		t.Fatalf("marks = %+v", marks)
+	}
+	if want := time.Date(2026, 12, 1, 19, 34, 22, 400_000_000, time.UTC); !cl.began.Equal(want) {
+		t.Errorf("began = %v, want %v", cl.began, want)
+	}
+	if d := cl.last.Sub(cl.began); d != 100*time.Millisecond {
+		t.Errorf("began..last = %v", d)
+	}
+	iv := intervals(marks)
+	if iv["launched"] != 51.5 || iv["prepare"] != 6 || iv["prepared"] != 7 {
+		t.Errorf("intervals = %v", iv)
+	}
+}

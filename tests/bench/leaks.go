@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// findLeaks lists what the bench's containers left behind: processes
+// carrying the marker (in environ or cmdline: containers, and plugins,
+// which inherit the runtime's environment), mounts under the bench dir,
+// cgroup directories named after a bench container, state dirs left in the
+// runtimes' roots, and children of the bench nobody waited for (orphaned
+// inits reparent to us, the subreaper). It waits, bounded, for
+// asynchronous teardown before it reports.
+func findLeaks(base, idPrefix string, rts []*runtime) []string {
+	var leaks []string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		leaks = leaksNow(base, idPrefix, rts)
+		if len(leaks) == 0 || time.Now().After(deadline) {
+			return leaks
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func leaksNow(base, idPrefix string, rts []*runtime) []string {
+	var leaks []string
+	self := os.Getpid()
+	mark := []byte(markerEnv + "=" + base)
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil || pid == self {
+			continue
+		}
+		env, _ := os.ReadFile(p + "/environ")
+		cmdline, _ := os.ReadFile(p + "/cmdline")
+		if bytes.Contains(env, mark) || bytes.Contains(cmdline, []byte(idPrefix)) {
+			leaks = append(leaks, "process "+strconv.Itoa(pid)+" "+strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " "))
+			continue
+		}
+		if ppidOf(pid) == self {
+			leaks = append(leaks, "unreaped child "+strconv.Itoa(pid)+" "+strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " "))
+		}
+	}
+	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(mi), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 4 && strings.HasPrefix(f[4], base) {
+				leaks = append(leaks, "mount "+f[4])
+			}
+		}
+	}
+	for _, d := range cgroupLeaks(idPrefix) {
+		leaks = append(leaks, "cgroup "+d)
+	}
+	for _, r := range rts {
+		for _, d := range r.stateDirs() {
+			leaks = append(leaks, r.name+" state dir "+d)
+		}
+	}
+	return leaks
+}
+
+func ppidOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+// cgroupLeaks walks every cgroup mount (v1 hierarchies and cgroup2) to a
+// few levels, where runtimes put containers, for directories named after a
+// bench container.
+func cgroupLeaks(idPrefix string) []string {
+	var out []string
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(mi), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		typ := strings.Fields(post)
+		f := strings.Fields(pre)
+		if len(typ) == 0 || len(f) < 5 || (typ[0] != "cgroup" && typ[0] != "cgroup2") {
+			continue
+		}
+		root := f[4]
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			if strings.Count(rel, "/") >= 3 {
+				return fs.SkipDir
+			}
+			if strings.Contains(d.Name(), idPrefix) {
+				out = append(out, p)
+				return fs.SkipDir
+			}
+			return nil
+		})
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// machine names the host a run's figures came from.
+func machine() string {
+	var b strings.Builder
+	model, procs, hyper := "unknown cpu", 0, false
+	if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(ci), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			switch {
+			case k == "processor":
+				procs++
+			case k == "model name" && model == "unknown cpu":
+				model = v
+			case k == "flags" && strings.Contains(" "+v+" ", " hypervisor "):
+				hyper = true
+			}
+		}
+	}
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	kernel := unix.ByteSliceToString(u.Release[:])
+	virt := ""
+	if hyper {
+		virt = ", virtualised"
+	}
+	fmt.Fprintf(&b, "cpu: %s, nproc %d (%d in /proc/cpuinfo)%s\n", model, goruntime.NumCPU(), procs, virt)
+	fmt.Fprintf(&b, "kernel: %s, memory %.1f GiB, cgroups %s\n", kernel, meminfo("MemTotal")/1024/1024, cgroupLayout())
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&b, "load average at start: %s", strings.TrimSpace(string(load)))
+	return b.String()
+}
+
+func cgroupLayout() string {
+	var fs unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &fs) != nil {
+		return "unknown"
+	}
+	if fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "v2 (unified)"
+	}
+	if unix.Statfs("/sys/fs/cgroup/unified", &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+		ctl, _ := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
+		c := strings.TrimSpace(string(ctl))
+		if c == "" {
+			c = "none"
+		}
+		return "hybrid (v1 controllers + cgroup2 at /sys/fs/cgroup/unified, controllers: " + c + ")"
+	}
+	return "v1"
+}
