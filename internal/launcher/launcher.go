@@ -4,14 +4,21 @@ package launcher
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/status"
@@ -23,8 +30,13 @@ import (
 
 // Spec names one configured plugin.
 type Spec struct {
-	Stage  string
+	Stage string
+	// Name is the operator config's name for the plugin (the stage's own
+	// plugin, or one of its annotation-selectable alternatives); informative.
+	Name   string
 	Binary string // a name searched in the plugin dirs, or an absolute path
+	// SHA256 pins the binary's content (lowercase hex). Empty: not pinned.
+	SHA256 string
 	Args   []string
 	// Config is the plugin's own block, passed through to it.
 	Config []byte
@@ -63,18 +75,37 @@ func PluginDirs() []string {
 	return append(dirs, "/usr/local/libexec/rung", "/usr/libexec/rung")
 }
 
-// Resolve finds the plugin's binary and checks it may be trusted.
+// Resolve finds the plugin's binary, follows symlinks to the file itself,
+// and checks that every path on the way may be trusted.
 func Resolve(s Spec) (string, error) {
-	if filepath.IsAbs(s.Binary) {
-		return s.Binary, CheckTrusted(s.Binary)
-	}
-	for _, d := range PluginDirs() {
-		p := filepath.Join(d, s.Binary)
-		if _, err := os.Stat(p); err == nil {
-			return p, CheckTrusted(p)
+	p := s.Binary
+	if !filepath.IsAbs(p) {
+		if p == "" || strings.ContainsRune(p, '/') {
+			return "", fmt.Errorf("plugin binary %q is neither a plain name nor an absolute path", p)
+		}
+		p = ""
+		for _, d := range PluginDirs() {
+			cand := filepath.Join(d, s.Binary)
+			if _, err := os.Lstat(cand); err == nil {
+				p = cand
+				break
+			}
+		}
+		if p == "" {
+			return "", fmt.Errorf("plugin binary %s not found in %v", s.Binary, PluginDirs())
 		}
 	}
-	return "", fmt.Errorf("plugin binary %s not found in %v", s.Binary, PluginDirs())
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("plugin binary: %w", err)
+	}
+	if real != p {
+		// The link's own directory decides where it points.
+		if err := checkDir(filepath.Dir(p)); err != nil {
+			return "", err
+		}
+	}
+	return real, CheckTrusted(real)
 }
 
 // CheckTrusted refuses binaries that someone other than root could have
@@ -90,7 +121,10 @@ func CheckTrusted(path string) error {
 	if err := trustedInode(path, fi); err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
+	return checkDir(filepath.Dir(path))
+}
+
+func checkDir(dir string) error {
 	di, err := os.Stat(dir)
 	if err != nil {
 		return err
@@ -106,6 +140,64 @@ func trustedInode(path string, fi os.FileInfo) error {
 		return fmt.Errorf("plugin path %s is writable by group or others (mode %v)", path, fi.Mode().Perm())
 	}
 	return nil
+}
+
+// Checksum is the lowercase hex sha256 of the file at path, as a config
+// pins it.
+func Checksum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return checksumOf(f)
+}
+
+func checksumOf(f *os.File) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return "", fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// openVerified opens the binary that will be executed and checks that very
+// inode: its owner and mode, and its content against the pin. The plugin is
+// then executed from this descriptor, so nothing can swap the file between
+// the check and the exec.
+func openVerified(path, pin string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("plugin %s is not a regular file", path)
+	}
+	if err == nil {
+		err = trustedInode(path, fi)
+	}
+	if err == nil && pin != "" {
+		var sum string
+		if sum, err = checksumOf(f); err == nil && sum != strings.ToLower(pin) {
+			err = &ChecksumError{Path: path, Have: sum, Want: pin}
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ChecksumError is a plugin binary whose content is not the one the config
+// pins.
+type ChecksumError struct {
+	Path, Have, Want string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("checksum mismatch: %s has sha256 %s, the config pins %s", e.Path, e.Have, e.Want)
 }
 
 // Plugin is a launched, described plugin.
@@ -176,13 +268,24 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 		return nil, fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	p.Path = path
+	bin, err := openVerified(path, s.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Label(), err)
+	}
+	// The child gets the verified descriptor as fd 3 and the kernel executes
+	// that inode; a script's interpreter can still open /proc/self/fd/3.
+	defer bin.Close()
 	start := s.StartTimeout
 	if start == 0 {
 		start = defaultStartTimeout
 	}
-	cmd := exec.Command(path, s.Args...)
-	// A plugin must not outlive a rung that was killed mid-call.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/3",
+		Args:       append([]string{path}, s.Args...),
+		ExtraFiles: []*os.File{bin},
+		// A plugin must not outlive a rung that was killed mid-call.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
 	p.client = plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
@@ -194,7 +297,7 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 	rpc, err := p.client.Client()
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("%s: launching %s: %w", p.Label(), path, err)
+		return nil, fmt.Errorf("%s: launching %s: %w", p.Label(), path, handshakeError(err))
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
@@ -213,13 +316,95 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 	}
 	if p.Desc.ProtocolVersion != sdk.ProtocolVersion {
 		p.Close()
-		return nil, fmt.Errorf("%s: speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, sdk.ProtocolVersion)
+		return nil, fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, sdk.ProtocolVersion)
+	}
+	if err := CheckDescription(p.Desc); err != nil {
+		desc := p.Desc
+		p.Desc = nil // its name is suspect too; name the binary
+		p.Close()
+		return nil, fmt.Errorf("%s: invalid describe answer: %w (name %.64q)", p.Label(), err, desc.GetName())
 	}
 	if p.Desc.Stage != s.Stage {
 		p.Close()
 		return nil, fmt.Errorf("%s: describes itself as stage %q", p.Label(), p.Desc.Stage)
 	}
 	return p, nil
+}
+
+var apiVersionRE = regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
+
+// handshakeError keeps go-plugin's answer to one line and names a protocol
+// version mismatch as such.
+func handshakeError(err error) error {
+	msg := err.Error()
+	if m := apiVersionRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("protocol version mismatch: the plugin speaks stage protocol %s, rung speaks %d", m[1], sdk.ProtocolVersion)
+	}
+	if strings.Contains(msg, "incompatible core API version") {
+		return errors.New("protocol version mismatch: the plugin was built with an incompatible go-plugin")
+	}
+	if first, _, cut := strings.Cut(msg, "\n"); cut {
+		return errors.New(strings.TrimSpace(first))
+	}
+	return err
+}
+
+// Bounds on a Describe answer: it names the plugin in errors and logs, so it
+// must be short and printable.
+const (
+	maxNameLen  = 128
+	maxHandles  = 256
+	maxFeatures = 1 << 20
+)
+
+// CheckDescription refuses Describe answers the host cannot use: a missing
+// or unprintable name, version or stage, or features that are not a JSON
+// object.
+func CheckDescription(d *stagev1.DescribeResponse) error {
+	for _, f := range []struct{ what, v string }{{"name", d.GetName()}, {"version", d.GetVersion()}, {"stage", d.GetStage()}} {
+		if f.v == "" {
+			return fmt.Errorf("%s is empty", f.what)
+		}
+		if len(f.v) > maxNameLen || !printable(f.v) {
+			return fmt.Errorf("%s is not a short printable string", f.what)
+		}
+	}
+	if !ValidStageName(d.GetStage()) {
+		return fmt.Errorf("stage %q is not a stage name (lowercase letters, digits and '-', at most 32)", d.GetStage())
+	}
+	if len(d.GetHandles()) > maxHandles {
+		return fmt.Errorf("%d handled fields, at most %d", len(d.GetHandles()), maxHandles)
+	}
+	for _, h := range d.GetHandles() {
+		if h == "" || len(h) > maxNameLen || !printable(h) || strings.ContainsRune(h, ' ') {
+			return fmt.Errorf("handled field %.64q is not a JSON path", h)
+		}
+	}
+	if fj := d.GetFeaturesJson(); len(fj) > 0 {
+		var obj map[string]json.RawMessage
+		if len(fj) > maxFeatures {
+			return fmt.Errorf("features of %d bytes, at most %d", len(fj), maxFeatures)
+		}
+		if err := json.Unmarshal(fj, &obj); err != nil {
+			return fmt.Errorf("features are not a JSON object: %w", err)
+		}
+	}
+	return nil
+}
+
+var stageNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// ValidStageName says whether s may name a stage: it becomes part of
+// annotation keys and state file keys.
+func ValidStageName(s string) bool { return stageNameRE.MatchString(s) }
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }
 
 // Set is the plugins of one rung command.
