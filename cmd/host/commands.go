@@ -47,7 +47,7 @@ func createOptions(c *cli.Context, id string) lifecycle.CreateOptions {
 }
 
 func commands() []*cli.Command {
-	return append(resourceCommands(), lifecycleCommands()...)
+	return append(append(resourceCommands(), lifecycleCommands()...), pluginsCommand())
 }
 
 func lifecycleCommands() []*cli.Command {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rung-runtime/rung/internal/config"
 	"github.com/rung-runtime/rung/internal/initproc"
 	"github.com/rung-runtime/rung/internal/launcher"
 	"github.com/rung-runtime/rung/internal/lifecycle"
@@ -58,6 +59,8 @@ func newApp(stdin *os.File) *cli.App {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (not supported)"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to criu"},
 			&cli.BoolFlag{Name: "rootless", Usage: "ignored; rung runs as root"},
+			&cli.StringFlag{Name: "config", Value: config.DefaultPath, EnvVars: []string{"RUNG_CONFIG"},
+				Usage: "operator config naming the stage plugins (the built-in pipeline when the file is missing)"},
 		},
 		Commands: commands(),
 		ExitErrHandler: func(c *cli.Context, err error) {
@@ -100,6 +103,10 @@ func envFrom(c *cli.Context) (*lifecycle.Env, error) {
 	if root == "" {
 		return nil, fmt.Errorf("--root: must not be empty")
 	}
+	plugins, err := pluginsFor(c, root)
+	if err != nil {
+		return nil, err
+	}
 	stdin, _ := c.App.Metadata["stdin"].(*os.File)
 	if stdin == nil {
 		stdin = os.Stdin
@@ -107,7 +114,7 @@ func envFrom(c *cli.Context) (*lifecycle.Env, error) {
 	return &lifecycle.Env{
 		Store:   state.Store{Root: root},
 		Log:     log,
-		Plugins: launcher.Defaults(),
+		Plugins: plugins,
 		Stdio:   [3]*os.File{stdin, os.Stdout, os.Stderr},
 	}, nil
 }
