@@ -359,7 +359,9 @@ func TestContainerd(t *testing.T) {
 			}
 			// init sh, its sleep, the exec'd sleep
 			return len(pids) >= 3
-		}, func() string { return fmt.Sprintf("ctr tasks ps %s: pids %v, want the init, its child and the exec", id, pids) })
+		}, func() string {
+			return fmt.Sprintf("ctr tasks ps %s: pids %v, want the init, its child and the exec", id, pids)
+		})
 		found := false
 		for _, p := range pids {
 			found = found || p == initPid
