@@ -113,12 +113,18 @@ func run(sock *os.File, cfg *Config) error {
 	}
 	// Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a
 	// filter, so it goes in before the capabilities are dropped (as runc).
+	// What Finalize needs from /proc comes first: an older profile denies
+	// close_range and the statx the verified procfs needs.
+	prep, err := process.Prepare(3 + cfg.PreserveFds)
+	if err != nil {
+		return err
+	}
 	if !p.NoNewPrivileges {
 		if err := installSeccomp(sock, cfg); err != nil {
 			return err
 		}
 	}
-	if err := process.Finalize(p, 3+cfg.PreserveFds); err != nil {
+	if err := process.FinalizeWith(p, process.Options{KeepFds: 3 + cfg.PreserveFds, Prepared: prep}); err != nil {
 		return err
 	}
 	// Resolved as the container's user, as runc does, so its permissions

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -28,10 +29,48 @@ type Options struct {
 	// process inherits: 3 + the number of preserved fds (LISTEN_FDS style).
 	// Values below 3 mean 3.
 	KeepFds int
+	// Prepared is what Prepare read and did before a seccomp filter went
+	// in; nil means Finalize does it itself.
+	Prepared *Prepared
 	// Warnf receives problems that runc treats as non-fatal (an ambient
 	// capability that cannot be raised, additionalGids in a user namespace
 	// that denies setgroups). Nil discards them.
 	Warnf func(format string, args ...any)
+}
+
+// Prepared holds what Finalize needs from /proc. Without no_new_privs the
+// seccomp filter goes in before the capabilities drop, between Prepare and
+// Finalize, and a profile older than close_range and statx (the verified
+// procfs checks every lookup for overmounts with statx) would otherwise
+// make the last steps fail; crun and runc close descriptors before the
+// filter for the same reason.
+type Prepared struct {
+	lastCap        capability.Cap
+	allowSetgroups bool
+}
+
+// Prepare marks every descriptor >= keepFds close-on-exec (values below 3
+// mean 3) and reads the last capability and /proc/self/setgroups. Nothing
+// that runs between it and Finalize may create an inheritable descriptor
+// (Go opens everything O_CLOEXEC, and so does the kernel's seccomp
+// listener).
+func Prepare(keepFds int) (*Prepared, error) {
+	if err := MarkCloexecFrom(max(keepFds, 3)); err != nil {
+		return nil, err
+	}
+	last, err := lastCap()
+	if err != nil {
+		return nil, err
+	}
+	// setgroups is denied in a user namespace whose setgroups file says
+	// "deny" (an unprivileged one); nothing can be done there.
+	allow := true
+	if b, err := procfs.ReadSelf("setgroups"); err == nil {
+		allow = string(bytes.TrimSpace(b)) != "deny"
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("process.user: %w", err)
+	}
+	return &Prepared{lastCap: last, allowSetgroups: allow}, nil
 }
 
 // Finalize does the last steps before execve, in runc's order:
@@ -70,15 +109,14 @@ func FinalizeWith(p *specs.Process, opts Options) error {
 	if warn == nil {
 		warn = func(string, ...any) {}
 	}
-	keep := max(opts.KeepFds, 3)
-	if err := MarkCloexecFrom(keep); err != nil {
-		return err
+	prep := opts.Prepared
+	if prep == nil {
+		var err error
+		if prep, err = Prepare(opts.KeepFds); err != nil {
+			return err
+		}
 	}
-
-	last, err := lastCap()
-	if err != nil {
-		return err
-	}
+	last := prep.lastCap
 	caps, err := resolveCaps(p.Capabilities, last)
 	if err != nil {
 		return err
@@ -108,7 +146,7 @@ func FinalizeWith(p *specs.Process, opts Options) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("process: set PR_SET_KEEPCAPS: %w", err)
 	}
-	if err := setupUser(p.User, warn); err != nil {
+	if err := setupUser(p.User, prep.allowSetgroups, warn); err != nil {
 		return err
 	}
 	if needChdir {
@@ -195,18 +233,9 @@ func markCloexecByProc(minFd int) error {
 // setupUser sets supplementary groups, gid and uid. As in runc, the numeric
 // ids are used as given (process.user.username is not resolved), and only
 // additionalGids become supplementary groups.
-func setupUser(u specs.User, warn func(string, ...any)) error {
+func setupUser(u specs.User, allowGroups bool, warn func(string, ...any)) error {
 	if err := fixStdioOwner(int(u.UID)); err != nil {
 		return err
-	}
-
-	// setgroups is denied in a user namespace whose setgroups file says
-	// "deny" (an unprivileged one); nothing can be done there.
-	allowGroups := true
-	if b, err := procfs.ReadSelf("setgroups"); err == nil {
-		allowGroups = string(bytes.TrimSpace(b)) != "deny"
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("process.user: %w", err)
 	}
 	if allowGroups {
 		gids := make([]int, len(u.AdditionalGids))
