@@ -88,6 +88,9 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if bundle.Spec.Process == nil {
 		return fmt.Errorf("container %q: config.json: process: missing", opts.ID)
 	}
+	if err := checkConsoleFlags(bundle.Spec.Process, opts.ConsoleSocket); err != nil {
+		return fmt.Errorf("container %q: %w", opts.ID, err)
+	}
 	if err := c.validate(ctx); err != nil {
 		return fmt.Errorf("container %q: %w", opts.ID, err)
 	}

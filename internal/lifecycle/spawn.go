@@ -51,19 +51,17 @@ func (sp *spawner) run() error {
 	for i := 0; i < sp.preserveFds; i++ {
 		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
+	if err := checkConsoleFlags(sp.process, sp.consoleSocket); err != nil {
+		return err
+	}
 	var console *os.File
 	if sp.process.Terminal {
-		if sp.consoleSocket == "" {
-			return errors.New("process.terminal: true needs --console-socket")
-		}
 		var err error
 		console, err = dialConsole(sp.consoleSocket)
 		if err != nil {
 			return err
 		}
 		defer console.Close()
-	} else if sp.consoleSocket != "" {
-		return errors.New("--console-socket: given but process.terminal is false")
 	}
 
 	parent, child, err := socketPair()
@@ -327,4 +325,16 @@ func dialConsole(path string) (*os.File, error) {
 		return nil, fmt.Errorf("--console-socket %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// checkConsoleFlags: a terminal needs somewhere to send its master, and a
+// console socket without a terminal is a caller's mistake (runc refuses both).
+func checkConsoleFlags(p *specs.Process, consoleSocket string) error {
+	if p.Terminal && consoleSocket == "" {
+		return errors.New("process.terminal: true needs --console-socket")
+	}
+	if !p.Terminal && consoleSocket != "" {
+		return errors.New("--console-socket: given but process.terminal is false")
+	}
+	return nil
 }
