@@ -51,8 +51,8 @@ func note(call string) {
 }
 
 // misbehave does what the mode says for this call: "die-in-<call>" kills the
-// plugin with SIGKILL mid-call, "exit-in-<call>" exits, "panic-in-<call>"
-// panics, "hang-in-<call>" never answers (until the host's deadline ends the
+// plugin with SIGKILL mid-call ("dieonce-in-<call>" only the first time), "exit-in-<call>" exits, "panic-in-<call>"
+// panics, "hang-in-<call>" never answers (only the host's deadline ends the
 // call), "print-in-<call>" writes to the plugin's stdout and stderr, which
 // must never reach the container's.
 func (s stage) misbehave(ctx context.Context, call string) error {
@@ -65,13 +65,21 @@ func (s stage) misbehave(ctx context.Context, call string) error {
 	case "die":
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
+	case "dieonce":
+		flag := filepath.Join(os.Getenv("HOSTILE_DIR"), "died")
+		if _, err := os.Stat(flag); err == nil {
+			return nil
+		}
+		_ = os.WriteFile(flag, nil, 0o644)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	case "exit":
 		os.Exit(3)
 	case "panic":
 		panic("hostile plugin panics in " + call)
 	case "hang":
-		<-ctx.Done()
-		return ctx.Err()
+		// Truly stuck: not even the call's context ends it.
+		select {}
 	case "print":
 		fmt.Fprintln(os.Stdout, "PLUGIN-STDOUT-LEAK")
 		fmt.Fprintln(os.Stderr, "PLUGIN-STDERR-LEAK")
