@@ -1,0 +1,126 @@
+// Command misbehave is a stage plugin that breaks the protocol on purpose,
+// in the way its second argument names, so the conformance kit and the
+// host's failure handling can be tested against it:
+//
+//	misbehave STAGE MODE
+//
+// Modes: ok, describe-protocol (Describe announces protocol 2),
+// handshake-protocol (go-plugin handshake version 2), bad-describe (a name
+// with a newline), invalid-plan (a relative cgroup path), crash-prepare,
+// hang-prepare, hang-validate, refuse-all (a field error for every spec),
+// destroy-once (a second Destroy fails).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk"
+)
+
+type stage struct {
+	sdk.Base
+	name, mode string
+	mu         sync.Mutex
+	destroyed  map[string]bool
+}
+
+func (s *stage) Describe(context.Context) (sdk.Description, error) {
+	name := "misbehave-" + s.mode
+	if s.mode == "bad-describe" {
+		name = "two\nlines"
+	}
+	return sdk.Description{Name: name, Version: "0.0.1", Stage: s.name}, nil
+}
+
+func (s *stage) Validate(ctx context.Context, c *sdk.Container) ([]sdk.FieldError, error) {
+	switch s.mode {
+	case "hang-validate":
+		select {} // ignores its deadline on purpose
+	case "refuse-all":
+		return []sdk.FieldError{{Field: "process.args", Message: "refused"}}, nil
+	}
+	return nil, nil
+}
+
+func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (*sdk.Plan, error) {
+	switch s.mode {
+	case "invalid-plan":
+		return &sdk.Plan{Actions: []*stagev1.Action{sdk.CgroupAction("relative/cgroup")}}, nil
+	case "crash-prepare":
+		os.Exit(3)
+	case "hang-prepare":
+		select {}
+	}
+	return &sdk.Plan{State: map[string]string{"prepared": "yes"}}, nil
+}
+
+func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
+	if s.mode != "destroy-once" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.destroyed[c.ID] {
+		return fmt.Errorf("container %s was destroyed already", c.ID)
+	}
+	s.destroyed[c.ID] = true
+	return nil
+}
+
+// rawStage answers Describe itself, bypassing the SDK, which always
+// announces the protocol it speaks.
+type rawStage struct {
+	stagev1.UnimplementedStageServer
+	stage string
+}
+
+func (r rawStage) Describe(context.Context, *stagev1.DescribeRequest) (*stagev1.DescribeResponse, error) {
+	return &stagev1.DescribeResponse{Name: "misbehave-describe-protocol", Version: "0.0.1", ProtocolVersion: 2, Stage: r.stage}, nil
+}
+
+type rawPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	srv stagev1.StageServer
+}
+
+func (p *rawPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	stagev1.RegisterStageServer(s, p.srv)
+	return nil
+}
+
+func (p *rawPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (interface{}, error) {
+	return nil, fmt.Errorf("server only")
+}
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: misbehave STAGE MODE")
+		os.Exit(2)
+	}
+	st, mode := os.Args[1], os.Args[2]
+	switch mode {
+	case "describe-protocol":
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: sdk.Handshake,
+			Plugins:         plugin.PluginSet{sdk.PluginName: &rawPlugin{srv: rawStage{stage: st}}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	case "handshake-protocol":
+		hs := sdk.Handshake
+		hs.ProtocolVersion = sdk.ProtocolVersion + 1
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: hs,
+			Plugins:         plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Impl: &stage{name: st, mode: mode}}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	default:
+		sdk.Serve(&stage{name: st, mode: mode, destroyed: map[string]bool{}})
+	}
+}
