@@ -20,11 +20,13 @@ import (
 // host and stagetest use it (with Impl nil) to get a Conn.
 type GRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
+	// Impl is the plugin's stage; nil on the client side.
 	Impl Stage
 }
 
 // Conn is the client side of a launched plugin.
 type Conn struct {
+	// Stage is the client of the plugin's Stage service.
 	Stage stagev1.StageClient
 	// Resources is usable only if Describe said resources=true.
 	Resources stagev1.ResourcesClient

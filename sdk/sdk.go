@@ -33,22 +33,30 @@ var Handshake = plugin.HandshakeConfig{
 // Container is what a call is about: the container's id, bundle, decoded spec,
 // the state this plugin returned earlier, and its operator-given config block.
 type Container struct {
-	ID     string
+	// ID is the container's id, as given to `rung create`.
+	ID string
+	// Bundle is the absolute path of the bundle directory.
 	Bundle string
 	// Spec is decoded from SpecJSON; nil only if SpecJSON is empty.
-	Spec     *specs.Spec
+	Spec *specs.Spec
+	// SpecJSON is the bundle's config.json, verbatim.
 	SpecJSON []byte
 	// State is what this plugin returned from Prepare and Attach, as stored by
 	// the host. Empty in Validate and Prepare, possibly partial in Destroy.
 	State map[string]string
-	// Config is the plugin's own block from the operator's rung config.
-	Config      json.RawMessage
+	// Config is the plugin's own block from the operator's rung config
+	// (the "config" object of its entry in /etc/rung/config.json); empty
+	// when the operator gave none.
+	Config json.RawMessage
+	// Annotations are the spec's annotations.
 	Annotations map[string]string
 }
 
 // Description is a plugin's answer to Describe.
 type Description struct {
-	Name    string
+	// Name names the plugin in the host's errors and logs ("rung-seccomp").
+	Name string
+	// Version is the plugin's own version.
 	Version string
 	// Stage is the stage the plugin fills ("namespaces", "cgroups", "seccomp",
 	// "lsm", or an extra stage's name).
@@ -76,18 +84,24 @@ type Plan struct {
 // FieldError is a validation error about one spec field.
 type FieldError struct {
 	// Field is a JSON path into the spec, e.g. "linux.seccomp.defaultAction".
-	Field   string
+	Field string
+	// Message says what is wrong with it, for the user.
 	Message string
 }
 
+// Error is "field: message", as the host shows it.
 func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Stage is the interface every stage plugin implements.
 type Stage interface {
+	// Describe names the plugin and its stage; called once per launch.
 	Describe(ctx context.Context) (Description, error)
 	// Validate returns the problems it finds in the spec fields it owns. It must
 	// have no side effects.
 	Validate(ctx context.Context, c *Container) ([]FieldError, error)
+	// Prepare does the stage's work outside the container (before the init
+	// exists) and returns what to store and what the init must apply. The
+	// host stores the answer before it goes on, so Destroy can undo it.
 	Prepare(ctx context.Context, c *Container) (*Plan, error)
 	// Attach acts on the container's init, which waits at pid until every stage
 	// has answered. The returned map is merged into the stored state.
@@ -99,19 +113,25 @@ type Stage interface {
 
 // Event is one cgroup event, as runc's `events` names them ("oom", ...).
 type Event struct {
+	// Type is the event's name, e.g. "oom".
 	Type string
+	// Data is the event's JSON payload, if any.
 	Data json.RawMessage
 }
 
 // ResourceStage is implemented by the stage that owns the container's cgroup.
 type ResourceStage interface {
 	Stage
+	// Update applies new limits (`rung update`).
 	Update(ctx context.Context, c *Container, r *specs.LinuxResources) error
 	// Stats returns runc's `events --stats` data object.
 	Stats(ctx context.Context, c *Container) (json.RawMessage, error)
+	// Pause freezes every process of the container; Resume thaws them.
 	Pause(ctx context.Context, c *Container) error
 	Resume(ctx context.Context, c *Container) error
+	// Pids lists the container's processes as host pids (`rung ps`).
 	Pids(ctx context.Context, c *Container) ([]int, error)
+	// KillAll signals every process of the container (`rung kill --all`).
 	KillAll(ctx context.Context, c *Container, sig syscall.Signal) error
 	// Events calls send for each event until ctx ends or the cgroup is gone.
 	Events(ctx context.Context, c *Container, send func(Event) error) error

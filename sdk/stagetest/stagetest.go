@@ -79,7 +79,8 @@ const DefaultTimeout = 10 * time.Second
 type Options struct {
 	// Binary is the plugin executable.
 	Binary string
-	Args   []string
+	// Args are given to the plugin, as the config's "args" would be.
+	Args []string
 	// Stage is the stage the plugin must describe; empty accepts any.
 	Stage string
 	// Config is the plugin's own config block, as an operator would give it.
@@ -99,6 +100,7 @@ type Options struct {
 
 // Bad is a spec the plugin must refuse with a field error.
 type Bad struct {
+	// Name names the check: validate/bad/NAME.
 	Name string
 	// Field is the JSON path the error must name; a field error on a path
 	// under it counts ("linux.seccomp" is matched by
@@ -123,7 +125,9 @@ const (
 
 // Result is one check.
 type Result struct {
-	Check  string
+	// Check is the check's name, e.g. "destroy/half-made".
+	Check string
+	// Status is Pass, Fail or Skip.
 	Status Status
 	// Detail says what failed, or why the check was skipped.
 	Detail string
@@ -131,7 +135,9 @@ type Result struct {
 
 // Report is the outcome of Run.
 type Report struct {
-	Binary  string
+	// Binary is the plugin checked.
+	Binary string
+	// Results are the checks in the order they ran.
 	Results []Result
 }
 

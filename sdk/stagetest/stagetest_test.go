@@ -189,3 +189,33 @@ func TestMergePatch(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// The complete minimal plugin in the sdk package doc is internal/hello,
+// word for word, and it passes the kit.
+func TestDocPluginConforms(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(repoRoot, "sdk", "doc.go"), nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code []string
+	in := false
+	for _, l := range strings.Split(f.Doc.Text(), "\n") {
+		if l == "\tpackage main" {
+			in = true
+		}
+		if in {
+			code = append(code, strings.TrimPrefix(l, "\t"))
+			if strings.HasPrefix(l, "\tfunc main()") {
+				break
+			}
+		}
+	}
+	want, err := os.ReadFile(filepath.Join(repoRoot, "sdk", "stagetest", "internal", "hello", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(code, "\n"); got != strings.TrimSpace(string(want)) {
+		t.Errorf("the sdk package doc's plugin differs from internal/hello/main.go:\n%s", got)
+	}
+	Test(t, Options{Binary: build(t, "./sdk/stagetest/internal/hello"), Stage: "hello"})
+}
