@@ -41,11 +41,18 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 // them pick a plugin; later commands repeat the choice from the container's
 // stored annotations, so delete reaches the plugin that made it.
 func pluginsFor(c *cli.Context, root string) ([]launcher.Spec, error) {
+	id := c.Args().First()
 	cfg, err := loadConfig(c)
 	if err != nil {
+		// A broken config must not stop containerd's delete --force of a
+		// container that never came to be: it needs no plugin.
+		if c.Command.Name != "create" && c.Command.Name != "run" && state.ValidateID(id) == nil {
+			if _, lerr := (state.Store{Root: root}).Load(id); errors.Is(lerr, state.ErrNotExist) {
+				return config.Default().Specs(), nil
+			}
+		}
 		return nil, err
 	}
-	id := c.Args().First()
 	switch c.Command.Name {
 	case "create", "run":
 		specs, err := cfg.Select(bundleAnnotations(c.String("bundle")))
