@@ -44,8 +44,12 @@ func pluginsFor(c *cli.Context, root string) ([]launcher.Spec, error) {
 	id := c.Args().First()
 	cfg, err := loadConfig(c)
 	if err != nil {
-		// A broken config must not stop containerd's delete --force of a
-		// container that never came to be: it needs no plugin.
+		// state and list never launch a plugin, and a broken config must
+		// not stop containerd's delete --force of a container that never
+		// came to be either: it needs none.
+		if c.Command.Name == "state" || c.Command.Name == "list" {
+			return config.Default().Specs(), nil
+		}
 		if c.Command.Name != "create" && c.Command.Name != "run" && state.ValidateID(id) == nil {
 			if _, lerr := (state.Store{Root: root}).Load(id); errors.Is(lerr, state.ErrNotExist) {
 				return config.Default().Specs(), nil
