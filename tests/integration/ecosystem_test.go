@@ -245,7 +245,9 @@ func TestLandlockStage(t *testing.T) {
 	t.Run("bad-annotation", func(t *testing.T) {
 		rt, snap := setup(t)
 		withConfig(t, rt, cfg)
-		bundle := tu.Bundle(t, func(s *specs.Spec) { s.Annotations = map[string]string{rulesAnnotation: `[{"path": "tmp", "access": "ro"}]`} })
+		bundle := tu.Bundle(t, func(s *specs.Spec) {
+			s.Annotations = map[string]string{rulesAnnotation: `[{"path": "tmp", "access": "ro"}]`}
+		})
 		failedCreate(t, rt, snap, bundle, "stage landlock", "annotations."+rulesAnnotation, "clean absolute path")
 	})
 	t.Run("plugins-command", func(t *testing.T) {
