@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/rung-runtime/rung/internal/config"
 	"github.com/rung-runtime/rung/internal/initproc"
@@ -22,6 +23,10 @@ func main() {
 	if initproc.IsInit() {
 		initproc.Main()
 	}
+	// Nothing we inherited beyond stdio may reach a plugin or the init: exec
+	// keeps fds that lack close-on-exec (containerd's shim socket is fd 3).
+	// Preserved fds are handed on explicitly, which clears the flag again.
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	stdin := launcher.ShieldStdin()
 	app := newApp(stdin)
 	if err := app.Run(os.Args); err != nil {

@@ -84,6 +84,11 @@ func run(sock *os.File, cfg *Config) error {
 		if err := rootfs.Pivot(rcfg); err != nil {
 			return err
 		}
+		// runc creates a missing cwd (images often name a workdir they lack);
+		// past pivot_root every path resolves inside the container.
+		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+			return fmt.Errorf("process.cwd: creating %q: %w", p.Cwd, err)
+		}
 	}
 	if p.Terminal {
 		slave, err := setupConsole(cfg.ConsoleSocketFd)

@@ -202,6 +202,14 @@ func (c *creation) prepare(ctx context.Context) error {
 	for i, p := range c.plugins {
 		if resp := answers[i].resp; resp != nil {
 			r := c.rec.Plugins[p.Spec.Stage]
+			if serr := checkState(resp.GetState()); serr != nil {
+				// Keep what Destroy needs to find (none of it), not the junk.
+				r.PrepareStarted, r.Prepared = true, false
+				if err == nil {
+					err = fmt.Errorf("%s: prepare: %w", p.Label(), serr)
+				}
+				continue
+			}
 			r.Prepared, r.State = true, resp.GetState()
 			acts, aerr := encodeActions(resp.GetActions())
 			if aerr != nil && err == nil {
@@ -291,10 +299,21 @@ func (c *creation) attach(ctx context.Context, pid int) error {
 		i := indexOf(c.plugins, p)
 		return p.Call(ctx, "attach", func(ctx context.Context) error {
 			resp, err := p.Stage().Attach(ctx, &stagev1.AttachRequest{Container: c.container(p), Pid: int32(pid)})
-			if err == nil {
-				results[i] = resp.GetState()
+			if err != nil {
+				return err
 			}
-			return err
+			merged := map[string]string{}
+			for k, v := range c.rec.Plugins[p.Spec.Stage].State {
+				merged[k] = v
+			}
+			for k, v := range resp.GetState() {
+				merged[k] = v
+			}
+			if err := checkState(merged); err != nil {
+				return err
+			}
+			results[i] = resp.GetState()
+			return nil
 		})
 	})
 	for i, p := range c.plugins {

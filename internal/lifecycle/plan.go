@@ -16,6 +16,7 @@ import (
 
 // plan is what the stages' actions add up to for one container.
 type plan struct {
+	nsSeen    map[stagev1.NamespaceType]bool
 	bootstrap nsexec.Bootstrap
 	cgroupDir string
 	init      initproc.Plan
@@ -65,6 +66,17 @@ func (pl *plan) addOne(a *stagev1.Action) error {
 			if !filepath.IsAbs(p) || len(p) > 4096 || strings.IndexByte(p, 0) >= 0 {
 				return fmt.Errorf("namespace path %q is not a clean absolute path", p)
 			}
+		}
+		// One plan per type: a second join or create of the same type is
+		// nonsense, and this also bounds the joins the bootstrap reads.
+		if pl.nsSeen[k.Namespace.GetType()] {
+			return fmt.Errorf("namespace type %v is planned twice", k.Namespace.GetType())
+		}
+		if pl.nsSeen == nil {
+			pl.nsSeen = map[stagev1.NamespaceType]bool{}
+		}
+		pl.nsSeen[k.Namespace.GetType()] = true
+		if p := k.Namespace.GetPath(); p != "" {
 			pl.bootstrap.Joins = append(pl.bootstrap.Joins, nsexec.Join{Flag: flag, Path: p})
 		} else {
 			pl.bootstrap.CloneFlags |= uintptr(flag)
@@ -159,4 +171,26 @@ func decodeActions(stored []state.Action) ([]*stagev1.Action, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// Bounds on a plugin's stored state: it is written to state.json and sent
+// back on every call, so it must stay far below gRPC's message limit.
+const (
+	maxStateKeys  = 256
+	maxStateBytes = 256 << 10
+)
+
+// checkState refuses plugin state past the bounds.
+func checkState(st map[string]string) error {
+	if len(st) > maxStateKeys {
+		return fmt.Errorf("invalid state: %d keys, at most %d", len(st), maxStateKeys)
+	}
+	total := 0
+	for k, v := range st {
+		total += len(k) + len(v)
+	}
+	if total > maxStateBytes {
+		return fmt.Errorf("invalid state: %d bytes, at most %d", total, maxStateBytes)
+	}
+	return nil
 }

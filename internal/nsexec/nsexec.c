@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -125,6 +126,13 @@ void rung_nsexec(void)
 	if (end == env || *end != '\0' || fd < 3 || fd > 1024)
 		_exit(RUNG_EXIT_BOOTSTRAP);
 	sync_fd = (int)fd;
+
+	// Non-dumpable until the container's execve (which resets it): a
+	// container process must not reach our /proc/PID/fd, where host
+	// descriptors may sit while we run in its namespaces (CVE-2024-21626,
+	// runc's nsexec does the same). Inherited by the forked init.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		bail("prctl(PR_SET_DUMPABLE)");
 
 	uint32_t header[3];
 	if (read_all(sync_fd, header, sizeof(header)) < 0)
