@@ -15,6 +15,10 @@ const (
 	MaxSeccompInsns  = 4096
 	MaxAttrValue     = 4096
 	MaxLandlockRules = 4096
+	// MaxStateKeys and MaxStateBytes bound the state a plugin returns: the
+	// host writes it to state.json and sends it back on every call.
+	MaxStateKeys  = 256
+	MaxStateBytes = 256 << 10
 )
 
 // CheckActions applies the host's checks to a Prepare answer's actions, so
@@ -25,7 +29,14 @@ func CheckActions(actions []*stagev1.Action) error {
 		return fmt.Errorf("invalid plan: %d actions, at most %d", len(actions), MaxActions)
 	}
 	cgroup := ""
+	ns := map[stagev1.NamespaceType]bool{}
 	for i, a := range actions {
+		if n, ok := a.GetKind().(*stagev1.Action_Namespace); ok {
+			if ns[n.Namespace.GetType()] {
+				return fmt.Errorf("invalid plan: action %d: namespace type %v is planned twice", i, n.Namespace.GetType())
+			}
+			ns[n.Namespace.GetType()] = true
+		}
 		if err := checkAction(a, &cgroup); err != nil {
 			return fmt.Errorf("invalid plan: action %d: %w", i, err)
 		}

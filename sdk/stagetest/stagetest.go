@@ -664,16 +664,9 @@ func copyState(m map[string]string) map[string]string {
 	return out
 }
 
-// Bounds on stored state: the host keeps it in state.json and sends it on
-// every call.
-const (
-	maxStateKeys  = 256
-	maxStateBytes = 1 << 20
-)
-
 func checkState(st map[string]string) error {
-	if len(st) > maxStateKeys {
-		return fmt.Errorf("state has %d keys, at most %d", len(st), maxStateKeys)
+	if len(st) > MaxStateKeys {
+		return fmt.Errorf("invalid state: %d keys, at most %d", len(st), MaxStateKeys)
 	}
 	n := 0
 	for k, v := range st {
@@ -682,8 +675,8 @@ func checkState(st map[string]string) error {
 		}
 		n += len(k) + len(v)
 	}
-	if n > maxStateBytes {
-		return fmt.Errorf("state of %d bytes, at most %d", n, maxStateBytes)
+	if n > MaxStateBytes {
+		return fmt.Errorf("invalid state: %d bytes, at most %d", n, MaxStateBytes)
 	}
 	return nil
 }

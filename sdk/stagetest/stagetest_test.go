@@ -163,19 +163,39 @@ func TestBoundsMatchHost(t *testing.T) {
 		t.Skipf("host source not at hand: %v", err)
 	}
 	host := map[string]int{}
+	intOf := func(e ast.Expr) (int, bool) {
+		lit, ok := e.(*ast.BasicLit)
+		if !ok || lit.Kind != token.INT {
+			return 0, false
+		}
+		v, err := strconv.Atoi(lit.Value)
+		return v, err == nil
+	}
 	ast.Inspect(f, func(n ast.Node) bool {
-		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Values) == 1 {
-			if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.INT {
-				v, _ := strconv.Atoi(lit.Value)
-				host[vs.Names[0].Name] = v
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Values) != 1 {
+			return true
+		}
+		if v, ok := intOf(vs.Values[0]); ok {
+			host[vs.Names[0].Name] = v
+		} else if b, ok := vs.Values[0].(*ast.BinaryExpr); ok && b.Op == token.SHL {
+			x, ok1 := intOf(b.X)
+			y, ok2 := intOf(b.Y)
+			if ok1 && ok2 {
+				host[vs.Names[0].Name] = x << y
 			}
 		}
 		return true
 	})
 	for name, v := range map[string]int{"maxActions": MaxActions, "maxSeccompInsns": MaxSeccompInsns,
-		"maxAttrValue": MaxAttrValue, "maxLandlockRules": MaxLandlockRules} {
-		if host[name] != v {
-			t.Errorf("host %s = %d, kit %d", name, host[name], v)
+		"maxAttrValue": MaxAttrValue, "maxLandlockRules": MaxLandlockRules,
+		"maxStateKeys": MaxStateKeys, "maxStateBytes": MaxStateBytes} {
+		hv, ok := host[name]
+		if !ok && strings.HasPrefix(name, "maxState") {
+			continue // a host without state bounds yet
+		}
+		if hv != v {
+			t.Errorf("host %s = %d, kit %d", name, hv, v)
 		}
 	}
 }
