@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/rung-runtime/rung/internal/version.Version=$(VE
 PLUGINS   := namespaces cgroupv2 seccomp lsm
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps bench
+.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps bench fuzz
 
 all: rung plugins
 
@@ -36,6 +36,18 @@ integration: all
 
 test: all vet
 	./tests/run.sh
+
+# Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME (default
+# 20s) each, one after another, then the list of those that failed; seed
+# corpora live in each package's testdata/fuzz/, new finds go to the go
+# build cache (a crasher is written to testdata/fuzz/ to be committed).
+fuzz:
+	@set -e; t="$(or $(FUZZTIME),20s)"; \
+	grep -rH '^func Fuzz[A-Za-z0-9_]*(' --include='*_test.go' . | grep -v '^\./\.' | \
+	sed -E 's|^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|' | sort -u | \
+	{ failed=""; while read -r pkg fn; do echo "== $$fn in $$pkg ($$t)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime "$$t" "$$pkg" || failed="$$failed $$fn"; done; \
+	  if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; }
 
 # Debian packages the build, the tests and the demo need (run as root).
 DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git
