@@ -10,6 +10,7 @@ PLUGINS   := namespaces cgroupv2 seccomp lsm
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
 .PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps bench fuzz
+.PHONY: guest-test apparmor-default
 
 all: rung plugins
 
@@ -36,6 +37,14 @@ integration: all
 
 test: all vet
 	./tests/run.sh
+
+# cgroup v2 limits and AppArmor in a qemu guest (tests/vm/README.md); builds into .gotmp, not bin/.
+guest-test:
+	GO=$(GO) PLUGINS="$(PLUGINS)" VERSION=$(VERSION) tests/vm/guest-test.sh $(GUEST_TEST_FLAGS)
+
+# Load rung's default AppArmor profile into the kernel (root, apparmor_parser).
+apparmor-default:
+	apparmor_parser -r plugins/lsm/apparmor/rung-default
 
 # Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME (default
 # 20s) each, one after another, then the list of those that failed; seed

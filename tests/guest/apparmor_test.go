@@ -1,0 +1,248 @@
+package guest
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	tu "github.com/rung-runtime/rung/tests/testutil"
+)
+
+// allowAll is what a test profile allows; each adds its deny rules.
+const allowAll = `  file,
+  capability,
+  network,
+  signal,
+  ptrace,
+  unix,
+  mount,
+  umount,
+  pivot_root,
+`
+
+// loadProfile loads an AppArmor profile for the length of the test.
+func loadProfile(t *testing.T, name, extra string) {
+	t.Helper()
+	text := "profile " + name + " flags=(attach_disconnected,mediate_deleted) {\n" + allowAll + extra + "}\n"
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("apparmor_parser", "-r", "-K", p).CombinedOutput(); err != nil {
+		t.Fatalf("load profile %s: %v\n%s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("apparmor_parser", "-R", "-K", p).CombinedOutput(); err != nil {
+			t.Errorf("unload profile %s: %v\n%s", name, err, out)
+		}
+	})
+}
+
+// loadedProfiles is the kernel's list: name → mode.
+func loadedProfiles(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, l := range tu.Lines(readFile(t, "/sys/kernel/security/apparmor/profiles")) {
+		if i := strings.LastIndex(l, " ("); i > 0 && strings.HasSuffix(l, ")") {
+			out[l[:i]] = l[i+2 : len(l)-1]
+		}
+	}
+	return out
+}
+
+const secret = "top-secret-42"
+
+// withSecret puts /secret in the rootfs.
+func withSecret(t *testing.T, mutate func(*specs.Spec)) string {
+	t.Helper()
+	return tu.BundleWith(t, func(s *specs.Spec, rootfs string) {
+		if err := os.WriteFile(filepath.Join(rootfs, "secret"), []byte(secret+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mutate(s)
+	})
+}
+
+const readSecret = `cat /proc/self/attr/current; cat /secret || echo read-denied`
+
+// A profile that denies reading a file confines the container's process
+// (attr/current names it, in enforce mode) and the read fails; the same
+// container without the profile reads the file, unconfined.
+func TestAppArmorProfileDeniesRead(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	prof := "rung-guest-deny-" + randHex(t)
+	loadProfile(t, prof, "  deny /secret r,\n")
+
+	confined := tu.ID(t) + "-confined"
+	out := rt.RunOK(t, confined, withSecret(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", readSecret}
+		s.Process.ApparmorProfile = prof
+	}))
+	if !strings.Contains(out, prof+" (enforce)\n") {
+		t.Errorf("confined container: attr/current is not %q: %q", prof+" (enforce)", out)
+	}
+	if strings.Contains(out, secret) || !strings.Contains(out, "read-denied") {
+		t.Errorf("confined container read /secret despite the profile's deny rule: %q", out)
+	}
+
+	free := tu.ID(t) + "-free"
+	out = rt.RunOK(t, free, withSecret(t, func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", readSecret} }))
+	if !strings.Contains(out, "unconfined\n") || !strings.Contains(out, secret) {
+		t.Errorf("container without a profile: want unconfined and the secret, got %q", out)
+	}
+	tu.CheckNoLeaks(t, snap, confined, free)
+}
+
+// An exec'd process gets the profile it asks for (--apparmor, or the
+// apparmorProfile of a --process file), else the container's.
+func TestAppArmorExecProfile(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	p1 := "rung-guest-init-" + randHex(t)
+	p2 := "rung-guest-exec-" + randHex(t)
+	loadProfile(t, p1, "")
+	loadProfile(t, p2, "  deny /secret r,\n")
+	id := tu.ID(t)
+	bundle := withSecret(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "echo up; exec sleep 1000"}
+		s.Process.ApparmorProfile = p1
+	})
+	c := rt.Create(t, id, bundle)
+	rt.Start(t, id)
+	c.WaitOutput(t, "up")
+	if cur := readFile(t, "/proc/"+strconv.Itoa(c.Pid(t))+"/attr/current"); cur != p1+" (enforce)" {
+		t.Errorf("init's label seen from the guest: %q, want %q", cur, p1+" (enforce)")
+	}
+
+	// Without --apparmor the exec'd process runs under the container's
+	// process.apparmorProfile, as in runc.
+	if out := execIn(t, rt, id, "sh", "-c", readSecret); !strings.Contains(out, p1+" (enforce)\n") || !strings.Contains(out, secret) {
+		t.Errorf("plain exec: want %s (enforce) and the secret, got %q", p1, out)
+	}
+	if out := execWith(t, rt, []string{"--apparmor", p2}, id, "sh", "-c", readSecret); !strings.Contains(out, p2+" (enforce)\n") ||
+		strings.Contains(out, secret) || !strings.Contains(out, "read-denied") {
+		t.Errorf("exec --apparmor %s: want its label and the read denied, got %q", p2, out)
+	}
+
+	// containerd's form: a full process object in a file.
+	spec := tu.ReadSpec(t, bundle)
+	proc := *spec.Process
+	proc.Args = []string{"sh", "-c", readSecret}
+	proc.ApparmorProfile = p2
+	b, _ := json.Marshal(proc)
+	pf := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(pf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := execWith(t, rt, []string{"--process", pf}, id); !strings.Contains(out, p2+" (enforce)\n") || strings.Contains(out, secret) {
+		t.Errorf("exec --process with apparmorProfile %s: got %q", p2, out)
+	}
+
+	// A profile that is not loaded fails the exec, not the container.
+	missing := "rung-guest-missing-" + randHex(t)
+	res := rt.Exec(t, tu.ExecOpts{Args: []string{"exec", "--apparmor", missing, id, "true"}})
+	if res.Exit == 0 {
+		t.Errorf("exec --apparmor %s (not loaded) succeeded: %s", missing, res)
+	} else if msg := strings.Join(res.Errors(), "; "); !strings.Contains(msg, "apparmorProfile") || !strings.Contains(msg, missing) {
+		t.Errorf("exec with an unloaded profile: error should name apparmorProfile and %s: %s", missing, res)
+	}
+	if st := rt.State(t, id); st.Status != specs.StateRunning {
+		t.Errorf("after a refused exec the container is %q, want running", st.Status)
+	}
+	rt.MustDelete(t, id, true)
+	tu.CheckNoLeaks(t, snap, id)
+}
+
+// create with a profile that is not loaded fails before anything starts,
+// with an error naming process.apparmorProfile, and leaves nothing behind.
+func TestAppArmorProfileNotLoaded(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	id := tu.ID(t)
+	missing := "rung-guest-missing-" + randHex(t)
+	_, res := rt.TryCreate(t, id, tu.Bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"true"}
+		s.Process.ApparmorProfile = missing
+	}), tu.CreateOpts{})
+	if res.Exit == 0 {
+		t.Fatalf("create with unloaded profile %s succeeded: %s", missing, res)
+	}
+	errs := res.Errors()
+	if len(errs) == 0 {
+		t.Fatalf("no {\"level\":\"error\"} line in --log: %s", res)
+	}
+	msg := errs[len(errs)-1]
+	if !strings.Contains(msg, "process.apparmorProfile") || !strings.Contains(msg, missing) || strings.ContainsAny(msg, "\r\n") {
+		t.Errorf("error should be one line naming process.apparmorProfile and %s: %q", missing, msg)
+	}
+	t.Logf("runtime error: %s", msg)
+	if _, r := rt.TryState(t, id); r.Exit == 0 {
+		t.Errorf("state of the refused container succeeded: %s", r)
+	}
+	// containerd follows a failed create with delete --force.
+	if r := rt.Delete(t, id, true); r.Exit != 0 {
+		t.Errorf("delete --force after the failed create: %s", r)
+	}
+	tu.CheckNoLeaks(t, snap, id)
+}
+
+// `make apparmor-default` loads the shipped rung-default profile, and it
+// confines a container that names it: a write to /proc/sys/kernel/hostname
+// that root in the container may otherwise do (with /proc/sys left
+// writable) is denied.
+func TestAppArmorDefaultProfile(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	const name = "rung-default"
+	if _, ok := loadedProfiles(t)[name]; ok {
+		t.Skip("rung-default is already loaded; not replacing it")
+	}
+	repo := tu.RepoRoot()
+	if out, err := exec.Command("make", "-s", "-C", repo, "apparmor-default", "VERSION=guest").CombinedOutput(); err != nil {
+		t.Fatalf("make apparmor-default: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		src := filepath.Join(repo, "plugins", "lsm", "apparmor", name)
+		if out, err := exec.Command("apparmor_parser", "-R", src).CombinedOutput(); err != nil {
+			t.Errorf("unload rung-default: %v\n%s", err, out)
+		}
+	})
+	if mode := loadedProfiles(t)[name]; mode != "enforce" {
+		t.Fatalf("after make apparmor-default, rung-default is %q in the kernel's list, want enforce", mode)
+	}
+
+	script := `cat /proc/self/attr/current; (echo renamed > /proc/sys/kernel/hostname) 2>/dev/null && echo write-ok || echo write-denied; hostname`
+	writable := func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", script}
+		var ro []string
+		for _, p := range s.Linux.ReadonlyPaths {
+			if p != "/proc/sys" {
+				ro = append(ro, p)
+			}
+		}
+		s.Linux.ReadonlyPaths = ro
+	}
+	confined := tu.ID(t) + "-confined"
+	out := rt.RunOK(t, confined, tu.Bundle(t, func(s *specs.Spec) {
+		writable(s)
+		s.Process.ApparmorProfile = name
+	}))
+	if !strings.Contains(out, name+" (enforce)\n") || !strings.Contains(out, "write-denied\n") || strings.Contains(out, "renamed") {
+		t.Errorf("under rung-default: want its label and the /proc/sys write denied, got %q", out)
+	}
+	free := tu.ID(t) + "-free"
+	if out := rt.RunOK(t, free, tu.Bundle(t, writable)); !strings.Contains(out, "write-ok\nrenamed\n") {
+		t.Errorf("without a profile the same write should work (the control case), got %q", out)
+	}
+	tu.CheckNoLeaks(t, snap, confined, free)
+}

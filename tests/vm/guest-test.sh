@@ -1,0 +1,52 @@
+#!/bin/bash
+# tests/vm/guest-test.sh [go test flags...]  -- `make guest-test`: build rung, its plugins and the
+# guest test binaries on the host, boot one guest (tests/vm/run.sh: pure cgroup v2, AppArmor) and run
+# them there, then print the skips with their reasons and one count line. Exit status is non-zero
+# if any test failed or the guest gave no exit code. Extra arguments go to every test binary
+# (e.g. -test.run 'Pids|AppArmor'); RUNG_GUEST_PKGS picks the packages (default: all three below).
+#
+# What runs in the guest, in order (see tests/vm/suite.sh):
+#   tests/guest             rung containers: cgroup limits, update, pause, devices, events, ps; AppArmor
+#   plugins/cgroupv2/...    the stage's own kernel tests (TestLimitsApplied, TestOOMEvent need the guest)
+#   plugins/lsm/...         detection and rung-default confinement with AppArmor really on
+#
+# Binaries go to a private temp dir under .gotmp/, not bin/: other `make` runs may rewrite bin/
+# while the guest executes from it over 9p.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+GO=${GO:-go}
+PLUGINS=${PLUGINS:-namespaces cgroupv2 seccomp lsm}
+mkdir -p .gotmp
+out=$(mktemp -d "$PWD/.gotmp/guest.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+chmod 0755 "$out"
+
+start=$(date +%s)
+ldflags="-s -w -X github.com/rung-runtime/rung/internal/version.Version=${VERSION:-guest-test}"
+mkdir "$out/bin"
+$GO build -trimpath -ldflags "$ldflags" -o "$out/bin/rung" ./cmd/host
+for p in $PLUGINS; do $GO build -trimpath -ldflags "$ldflags" -o "$out/bin/rung-$p" "./plugins/$p"; done
+export RUNG_GUEST_PKGS=${RUNG_GUEST_PKGS:-tests/guest plugins/cgroupv2 plugins/cgroupv2/cgroupfs plugins/cgroupv2/devfilter plugins/lsm plugins/lsm/lsmhost plugins/lsm/apparmor}
+for pkg in $RUNG_GUEST_PKGS; do
+  $GO test -c -o "$out/$(echo "$pkg" | tr / _).test" "./$pkg"
+done
+built=$(date +%s)
+echo "guest-test: built in $((built - start)) s; booting the guest" >&2
+
+rc=0
+tests/vm/run.sh sh tests/vm/suite.sh "$out" "$@" 2>&1 | tee .gotmp/guest-test.log || rc=$?
+end=$(date +%s)
+
+echo
+echo "skipped tests and why:"
+awk '/^[ \t]*--- SKIP/ { name = $0; sub(/^[ \t]*--- SKIP: /, "", name); sub(/ \(.*/, "", name); print "  " name ": " why; next }
+     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' .gotmp/guest-test.log | head -40
+pass=$(grep -cE -- '^\s*--- PASS' .gotmp/guest-test.log || true)
+fail=$(grep -cE -- '^\s*--- FAIL' .gotmp/guest-test.log || true)
+skip=$(grep -cE -- '^\s*--- SKIP' .gotmp/guest-test.log || true)
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+  echo "guest-test: the guest run failed outside any test (exit $rc)"
+  fail=1
+fi
+echo "guest tests: $pass passed, $fail failed, $skip skipped; build $((built - start)) s, guest $((end - built)) s"
+exit "$rc"

@@ -1,0 +1,29 @@
+#!/bin/sh
+# tests/vm/suite.sh OUT [test flags...]  -- runs in the guest (tests/vm/guest-test.sh boots it): each
+# package's test binary OUT/<pkg with / as _>.test in its package directory, as `go test` would, with
+# -test.v. RUNG_GUEST_PKGS lists the packages. Exit status is the first failure's.
+#
+# rung and its plugins are copied from OUT/bin to the guest's tmpfs first: executing them over 9p
+# re-reads every page from the host, which under TCG can push a plugin's start past rung's deadline.
+set -u
+out=$1; shift
+repo=$(pwd)
+bin=/run/rung-guest/bin
+mkdir -p "$bin" && chmod 0755 /run/rung-guest "$bin" && cp "$out"/bin/* "$bin"/ || exit 2
+export RUNG_BIN="$bin/rung"
+rc=0
+for pkg in ${RUNG_GUEST_PKGS:-tests/guest}; do
+  t="$out/$(echo "$pkg" | tr / _).test"
+  cp "$t" /run/rung-guest/ && t=/run/rung-guest/${t##*/}
+  # tests/guest runs one container at a time: each create starts four plugins at once, and rung gives
+  # a plugin 5 s to start, which two creates on two emulated vCPUs can exceed. The plugins' packages run
+  # -short: their plugin-process tests `go build` the plugin (slow here; `make test` runs them).
+  par=-test.short; [ "$pkg" = tests/guest ] && par="-test.parallel 1"
+  echo "=== guest: $pkg"
+  t0=$(date +%s)
+  (cd "$repo/$pkg" && "$t" -test.v -test.count=1 -test.timeout 20m $par "$@")
+  r=$?
+  echo "=== guest: $pkg exit $r in $(($(date +%s) - t0)) s"
+  [ "$rc" -ne 0 ] || rc=$r
+done
+exit $rc
