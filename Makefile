@@ -6,10 +6,10 @@ BINDIR    ?= $(PREFIX)/bin
 LIBEXEC   ?= $(PREFIX)/libexec/rung
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 LDFLAGS   := -s -w -X github.com/rung-runtime/rung/internal/version.Version=$(VERSION)
-PLUGINS   := namespaces cgroupv2 seccomp lsm
+PLUGINS   := namespaces cgroupv2 seccomp lsm landlock
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps bench fuzz
+.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps conformance bench fuzz
 .PHONY: guest-test apparmor-default
 
 all: rung plugins
@@ -38,14 +38,6 @@ integration: all
 test: all vet
 	./tests/run.sh
 
-# cgroup v2 limits and AppArmor in a qemu guest (tests/vm/README.md); builds into .gotmp, not bin/.
-guest-test:
-	GO=$(GO) PLUGINS="$(PLUGINS)" VERSION=$(VERSION) tests/vm/guest-test.sh $(GUEST_TEST_FLAGS)
-
-# Load rung's default AppArmor profile into the kernel (root, apparmor_parser).
-apparmor-default:
-	apparmor_parser -r plugins/lsm/apparmor/rung-default
-
 # Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME (default
 # 20s) each, one after another, then the list of those that failed; seed
 # corpora live in each package's testdata/fuzz/, new finds go to the go
@@ -57,6 +49,14 @@ fuzz:
 	{ failed=""; while read -r pkg fn; do echo "== $$fn in $$pkg ($$t)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime "$$t" "$$pkg" || failed="$$failed $$fn"; done; \
 	  if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; }
+
+# cgroup v2 limits and AppArmor in a qemu guest (tests/vm/README.md); builds into .gotmp, not bin/.
+guest-test:
+	GO=$(GO) PLUGINS="$(PLUGINS)" VERSION=$(VERSION) tests/vm/guest-test.sh $(GUEST_TEST_FLAGS)
+
+# Load rung's default AppArmor profile into the kernel (root, apparmor_parser).
+apparmor-default:
+	apparmor_parser -r plugins/lsm/apparmor/rung-default
 
 # Debian packages the build, the tests and the demo need (run as root).
 DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git
@@ -70,6 +70,18 @@ deps:
 
 demo: all
 	./tests/demo.sh
+
+# The runtime-tools v0.9.0 validation suite against bin/rung and runc (RUNC=
+# to pick another, RUNC=none to skip it), table of both, and a check of rung
+# against tests/conformance/baseline.tsv (UPDATE_BASELINE=1 rewrites it).
+# The suite is built once into .cache/conformance. See docs/conformance.md.
+conformance: all
+	tests/conformance/build-suite.sh .cache/conformance
+	$(GO) build -o .cache/conformance/runner ./tests/conformance
+	runc="$${RUNC-$$(command -v runc)}"; \
+	.cache/conformance/runner -suite .cache/conformance/src -work .cache/conformance/run \
+	  -runtime rung=bin/rung $$([ -n "$$runc" ] && [ "$$runc" != none ] && echo "-runtime runc=$$runc") \
+	  -baseline tests/conformance/baseline.tsv $(if $(UPDATE_BASELINE),-update-baseline)
 
 # rung, runc and crun side by side (root; a few minutes; not part of test).
 # BENCHFLAGS=-n 50, -only run,exec, ... : see tests/bench/main.go.

@@ -32,7 +32,7 @@ func hostFeatures() map[string]any {
 			// before it turns on user namespaces with idmapped volumes.
 			"mountExtensions": map[string]any{"idmap": map[string]any{"enabled": false}},
 		},
-		"annotations": map[string]string{
+		"annotations": map[string]any{
 			"org.opencontainers.runtime-spec.features.v1.runtime": "rung",
 			"io.github.rung-runtime.version":                      version.Version,
 		},
@@ -57,7 +57,13 @@ func featuresCommand() *cli.Command {
 		Name: "features", Usage: "print the runtime-spec features document",
 		Action: func(c *cli.Context) error {
 			log := logFrom(c)
-			set, err := launcher.LaunchAll(context.Background(), log, launcher.Defaults())
+			// The operator's config, pins included: containerd calls features
+			// too, and it must not run a binary the operator did not pin.
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			set, err := launcher.LaunchAll(context.Background(), log, cfg.Specs())
 			if err != nil {
 				return err
 			}

@@ -249,6 +249,11 @@ func (c *creation) spawn(ctx context.Context) error {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return fmt.Errorf("exec fifo: %w", err)
 	}
+	// Past the umask: the init opens it after dropping to the container's
+	// user, who must be able to write it.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return fmt.Errorf("exec fifo: %w", err)
+	}
 	fifoFile, err := os.OpenFile(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("exec fifo: %w", err)
