@@ -314,6 +314,29 @@ func TestRuntimeFdsUnreachableFromContainer(t *testing.T) {
 		t.Fatalf("create: %s", res)
 	}
 
+	// From the host first: whether the container can reach them or not,
+	// the init must not hold the caller's descriptors at all.
+	pidb, err := os.ReadFile(filepath.Join(bundle, "pid"))
+	must(t, err)
+	fdDir := "/proc/" + string(pidb) + "/fd"
+	ents, err := os.ReadDir(fdDir)
+	must(t, err)
+	for _, e := range ents {
+		// By identity, not by name: the init's private procfs also reads
+		// as "/".
+		var st syscall.Stat_t
+		if syscall.Stat(fdDir+"/"+e.Name(), &st) != nil {
+			continue
+		}
+		for _, f := range files {
+			var fst syscall.Stat_t
+			if syscall.Fstat(int(f.Fd()), &fst) == nil && fst.Dev == st.Dev && fst.Ino == st.Ino {
+				l, _ := os.Readlink(fdDir + "/" + e.Name())
+				t.Errorf("the waiting init holds the caller's descriptor: its fd %s -> %s", e.Name(), l)
+			}
+		}
+	}
+
 	// The init waits on the exec fifo as pid 1.
 	res = rt.Exec(t, tu.ExecOpts{Args: []string{"exec", id, "/attacker", "procfds", "1"}})
 	t.Logf("created init's /proc/1 (exit %d):\n%s%s", res.Exit, res.Stdout, res.Stderr)
