@@ -147,6 +147,13 @@ func run(sock *os.File, cfg *Config) error {
 			return fmt.Errorf("setting the %s %s label: %w", a.LSM, a.Attr, err)
 		}
 	}
+	// Landlock rulesets are built now, before the filter (which may not
+	// allow building them) and while an error still reaches the host, and
+	// enforced last: they would also confine the fifo and the hooks.
+	landlockFds, err := buildLandlock(cfg.Plan.Landlock)
+	if err != nil {
+		return err
+	}
 	if p.NoNewPrivileges {
 		if err := installSeccomp(sock, cfg); err != nil {
 			return err
@@ -169,8 +176,7 @@ func run(sock *os.File, cfg *Config) error {
 			}
 		}
 	}
-	// Landlock last: it would also confine the fifo open and the hooks.
-	if err := applyLandlock(cfg.Plan.Landlock); err != nil {
+	if err := restrictLandlock(landlockFds); err != nil {
 		fmt.Fprintln(os.Stderr, "rung init:", err)
 		os.Exit(1)
 	}

@@ -38,45 +38,63 @@ func landlockABI() (int, error) {
 	return int(v), nil
 }
 
-// applyLandlock restricts the init with the plugins' rulesets, right before
-// execve. landlock_restrict_self acts on the calling thread only, which is
-// the one that calls execve (Main locks it), so the container's process
-// and all it starts inherit the restriction. Several rulesets stack: an
-// access must pass every one of them. Rule paths are the container's (the
-// root is already pivoted).
+// applyLandlock restricts the init with the plugins' rulesets: both halves
+// below at once (tests use it).
 func applyLandlock(rulesets []Landlock) error {
+	fds, err := buildLandlock(rulesets)
+	if err != nil {
+		return err
+	}
+	return restrictLandlock(fds)
+}
+
+// buildLandlock builds every ruleset without enforcing any, while the host
+// still listens, so a bad rule is create's error rather than a dead
+// container after start. Rule paths are the container's (the root is
+// already pivoted).
+func buildLandlock(rulesets []Landlock) ([]int, error) {
 	if len(rulesets) == 0 {
-		return nil
+		return nil, nil
 	}
 	abi, err := landlockABI()
 	if err != nil {
-		return fmt.Errorf("landlock: this kernel has no Landlock (%w)", err)
+		return nil, fmt.Errorf("landlock: this kernel has no Landlock (%w)", err)
 	}
 	known := landlockFSRights(abi)
 	if err := landlockMayRestrict(); err != nil {
-		return err
+		return nil, err
 	}
 	fds := make([]int, 0, len(rulesets))
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	// Every ruleset is built before the first is enforced, so a bad rule
-	// fails cleanly rather than after a partial restriction.
 	for i, rs := range rulesets {
 		fd, err := buildRuleset(rs, abi, known)
 		if err != nil {
-			return fmt.Errorf("landlock ruleset %d: %w", i, err)
+			closeAll(fds)
+			return nil, fmt.Errorf("landlock ruleset %d: %w", i, err)
 		}
 		fds = append(fds, fd)
 	}
+	return fds, nil
+}
+
+// restrictLandlock enforces built rulesets, right before execve.
+// landlock_restrict_self acts on the calling thread only, which is the one
+// that calls execve (Main locks it), so the container's process and all it
+// starts inherit the restriction. Several rulesets stack: an access must
+// pass every one of them.
+func restrictLandlock(fds []int) error {
+	defer closeAll(fds)
 	for i, fd := range fds {
 		if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), 0, 0); e != 0 {
 			return fmt.Errorf("landlock ruleset %d: landlock_restrict_self: %w", i, e)
 		}
 	}
 	return nil
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // landlockMayRestrict explains the EPERM landlock_restrict_self would give:
