@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	tu "github.com/rung-runtime/rung/tests/testutil"
 )
@@ -245,4 +246,28 @@ func TestAppArmorDefaultProfile(t *testing.T) {
 		t.Errorf("without a profile the same write should work (the control case), got %q", out)
 	}
 	tu.CheckNoLeaks(t, snap, confined, free)
+}
+
+// `rung features` tells containerd what this machine has: AppArmor on, no
+// SELinux (the guest boots with security=apparmor).
+func TestFeaturesReportLSMs(t *testing.T) {
+	requireAppArmor(t)
+	rt, _ := setup(t)
+	res := rt.Exec(t, tu.ExecOpts{Args: []string{"features"}})
+	if res.Exit != 0 {
+		t.Fatalf("features: %s", res)
+	}
+	var f features.Features
+	if err := json.Unmarshal([]byte(res.Stdout), &f); err != nil {
+		t.Fatalf("features output: %v\n%s", err, res.Stdout)
+	}
+	if f.Linux == nil || f.Linux.Apparmor == nil || f.Linux.Apparmor.Enabled == nil || !*f.Linux.Apparmor.Enabled {
+		t.Errorf("features: linux.apparmor.enabled should be true with AppArmor on: %s", res.Stdout)
+	}
+	if f.Linux != nil && f.Linux.Selinux != nil && f.Linux.Selinux.Enabled != nil && *f.Linux.Selinux.Enabled {
+		t.Errorf("features: linux.selinux.enabled is true in a guest without SELinux: %s", res.Stdout)
+	}
+	if cg := f.Linux.Cgroup; cg == nil || cg.V2 == nil || !*cg.V2 {
+		t.Errorf("features: linux.cgroup.v2 should be true: %s", res.Stdout)
+	}
 }
