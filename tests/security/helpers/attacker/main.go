@@ -4,7 +4,13 @@
 // did as lines "KEY value" on stdout so the test can judge the outcome.
 //
 // It uses raw system calls only: the Go runtime's poller would otherwise open
-// epoll and eventfd descriptors of its own and spoil the fd listing.
+// epoll and eventfd descriptors of its own and spoil the fd listing. For the
+// same reason the runtime must not keep the cgroup v1 CPU quota files open
+// (it does, to follow the container's CPU limit, where a cpu controller is
+// mounted).
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
