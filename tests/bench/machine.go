@@ -59,3 +59,24 @@ func cgroupLayout() string {
 	}
 	return "v1"
 }
+
+// fsType names the file system a path is on, as far as it matters here.
+func fsType(path string) string {
+	var fs unix.Statfs_t
+	if unix.Statfs(path, &fs) != nil {
+		return "unknown fs"
+	}
+	switch fs.Type {
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.EXT4_SUPER_MAGIC:
+		return "ext4"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("fs magic %#x", fs.Type)
+}

@@ -33,7 +33,22 @@ type config struct {
 	only                         map[string]bool
 	jsonOut                      string
 	keep                         bool
+	// stateRoot holds the runtimes' --root dirs; file creation there costs
+	// what the host's /run costs (ext4 on some VMs, tmpfs on most hosts).
+	stateRoot string
+	rungEnv   []string
+	also      []extraRuntime
 }
+
+type extraRuntime struct {
+	name, bin string
+	env       []string
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // results: figure -> runtime name -> sample.
 type results struct {
@@ -75,7 +90,23 @@ func main() {
 	only := flag.String("only", "run,phases,exec,rss,debug,seq,par", "scenarios to run")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write every sample here as JSON")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir")
+	flag.StringVar(&cfg.stateRoot, "stateroot", "", "make the runtimes' --root dirs under this dir (default: the bench's temp dir, in $TMPDIR)")
+	rungEnv := flag.String("rungenv", "", "comma-separated K=V added to rung's environment (experiments, e.g. GOGC=200)")
+	var also multiFlag
+	flag.Var(&also, "also", "NAME=PATH[,K=V...]: another rung build measured alongside (A/B of a change), with extra environment; repeatable; NAME should start with rung")
 	flag.Parse()
+	for _, a := range also {
+		parts := strings.Split(a, ",")
+		name, path, ok := strings.Cut(parts[0], "=")
+		if !ok || name == "" || path == "" {
+			fmt.Fprintln(os.Stderr, "bench: -also wants NAME=PATH[,K=V...]")
+			os.Exit(2)
+		}
+		cfg.also = append(cfg.also, extraRuntime{name, path, parts[1:]})
+	}
+	if *rungEnv != "" {
+		cfg.rungEnv = strings.Split(*rungEnv, ",")
+	}
 	cfg.only = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		cfg.only[strings.TrimSpace(s)] = true
@@ -109,13 +140,27 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 	if err != nil {
 		return err
 	}
+	roots := base
+	if cfg.stateRoot != "" {
+		if roots, err = os.MkdirTemp(cfg.stateRoot, "rung-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(roots)
+	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	idPrefix := "rb" + hex.EncodeToString(rnd[:])
 
 	var all []*runtime
-	for _, c := range []struct{ name, bin string }{{"rung", rungBin}, {"runc", runcBin}, {"crun", crunBin}} {
-		r := &runtime{name: c.name, root: filepath.Join(base, "root-"+c.name), env: []string{markerEnv + "=" + base}}
+	cands := []extraRuntime{{name: "rung", bin: rungBin}}
+	cands = append(cands, cfg.also...)
+	cands = append(cands, extraRuntime{name: "runc", bin: runcBin}, extraRuntime{name: "crun", bin: crunBin})
+	for _, c := range cands {
+		r := &runtime{name: c.name, root: filepath.Join(roots, "root-"+c.name), env: []string{markerEnv + "=" + base}}
+		if strings.HasPrefix(c.name, "rung") {
+			r.env = append(r.env, cfg.rungEnv...)
+		}
+		r.env = append(r.env, c.env...)
 		p, err := exec.LookPath(c.bin)
 		if err != nil {
 			r.why = "binary " + c.bin + " not found"
@@ -140,13 +185,22 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 		if r.why != "" {
 			fmt.Printf("%s: not runnable here (%s)\n", r.name, r.why)
 		} else {
-			fmt.Printf("%s: %s (%s)\n", r.name, r.version, r.bin)
+			fmt.Printf("%s: %s (%s)", r.name, r.version, r.bin)
+			if len(r.env) > 1 {
+				fmt.Printf(" env %s", strings.Join(r.env[1:], " "))
+			}
+			fmt.Println()
 		}
 	}
 	if len(rts) == 0 {
 		return fmt.Errorf("no runtime can run a container here")
 	}
 	fmt.Printf("bundle: busybox, the integration tests' default spec; %d measured runs per figure after %d warm-up, runtimes interleaved\n", cfg.n, cfg.warmup)
+	fmt.Printf("state roots in %s (%s)", roots, fsType(roots))
+	if len(cfg.rungEnv) > 0 {
+		fmt.Printf("; rung's environment adds %s", strings.Join(cfg.rungEnv, " "))
+	}
+	fmt.Println()
 	fmt.Println("figures: median [p10-p90]")
 
 	res := newResults()
@@ -234,6 +288,7 @@ func (bn *bench) runScenario() error {
 		}
 		if measured {
 			bn.res.add("run true (create+start+wait+delete in one call)", "ms", r.name, ms(c.wall))
+			bn.res.add("  CPU time, run (user+sys of the runtime and every process it reaped)", "ms", r.name, cpuMs(c.rusage))
 			bn.res.add("  max RSS of one process, run", "KiB", r.name, float64(c.rusage.Maxrss))
 		}
 		return nil
@@ -297,6 +352,8 @@ func (bn *bench) phases() error {
 		bn.res.add("  start", "ms", r.name, ms(lc.start))
 		bn.res.add("  wait (start returned -> init reaped)", "ms", r.name, ms(lc.wait))
 		bn.res.add("  delete", "ms", r.name, ms(lc.del))
+		bn.res.add("  CPU time, all four calls and the init (user+sys)", "ms", r.name,
+			cpuMs(lc.createRU)+cpuMs(lc.startRU)+cpuMs(lc.delRU)+cpuMs(lc.initRU))
 		return nil
 	})
 }
@@ -337,6 +394,7 @@ func (bn *bench) execScenario() error {
 		}
 		if measured {
 			bn.res.add("exec true into a running container", "ms", r.name, ms(c.wall))
+			bn.res.add("  CPU time, exec (user+sys, with reaped children)", "ms", r.name, cpuMs(c.rusage))
 			bn.res.add("  max RSS of one process, exec", "KiB", r.name, float64(c.rusage.Maxrss))
 		}
 		return nil
@@ -351,7 +409,7 @@ func (bn *bench) rss() error {
 	err := bn.interleaved(func(r *runtime, measured bool) error {
 		var s *treeSampler
 		var peaks map[int]procPeak
-		var shmemBefore, shmemHeld float64
+		var shmemBefore, shmemHeld, initPss, initAnon float64
 		shmemBefore = meminfo("Shmem")
 		lc, err := bn.lifecycle(r, bn.b.trueDir, bn.id(r), func(pid int) {
 			peaks = s.finish()
@@ -359,16 +417,19 @@ func (bn *bench) rss() error {
 			// and for runtimes that re-exec a sealed copy of themselves, that
 			// copy (shmem).
 			shmemHeld = meminfo("Shmem") - shmemBefore
+			initPss, initAnon = readRollup(pid)
 		}, func(pid int) { s = startSampler(pid) })
 		if err != nil || !measured {
 			return err
 		}
-		sum, nproc := 0.0, 0
+		sum, pss, anon, nproc := 0.0, 0.0, 0.0, 0
 		for pid, p := range peaks {
 			if pid == lc.pid {
 				continue // counted from its own rusage below
 			}
 			sum += p.hwm
+			pss += p.pss
+			anon += p.anon
 			nproc++
 			if names[r.name] == nil {
 				names[r.name] = map[string]sample{}
@@ -381,6 +442,8 @@ func (bn *bench) rss() error {
 		bn.res.add("  largest sampled instantaneous sum (init included while in the tree)", "KiB", r.name, s.maxSum)
 		bn.res.add("  max RSS of one process, create (wait4 rusage)", "KiB", r.name, float64(lc.createRU.Maxrss))
 		bn.res.add("  init peak before exec (wait4 rusage of the init)", "KiB", r.name, initKiB)
+		bn.res.add("  PSS: sum of per-process peaks + init when created + shmem held", "KiB", r.name, pss+initPss+max(shmemHeld, 0))
+		bn.res.add("  anonymous memory: sum of per-process peaks + init when created", "KiB", r.name, anon+initAnon)
 		bn.res.add("  shmem held by a created container (meminfo delta)", "KiB", r.name, shmemHeld)
 		bn.res.add("  max RSS of one process, delete", "KiB", r.name, float64(lc.delRU.Maxrss))
 		return nil
@@ -397,29 +460,27 @@ func (bn *bench) rss() error {
 		sort.Strings(ns)
 		for _, n := range ns {
 			s := names[r.name][n]
-			label := n
-			if strings.Trim(n, "0123456789") == "" {
-				// comm of a binary exec'd as /proc/self/fd/N: rung's bootstrap.
-				label = "bootstrap(fd " + n + ")"
-			}
-			parts = append(parts, fmt.Sprintf("%s %.1f MiB (seen %d/%d runs)", label, s.median()/1024, len(s), bn.cfg.n))
+			parts = append(parts, fmt.Sprintf("%s %.1f MiB (seen %d/%d runs)", n, s.median()/1024, len(s), bn.cfg.n))
 		}
 		bn.note("peak RSS by process name, %s: %s", r.name, strings.Join(parts, "; "))
 	}
 	return nil
 }
 
-// debug runs rung's create with --debug and aggregates its step timings.
+// debug runs each rung build's create with --debug and aggregates its step
+// timings.
 func (bn *bench) debug() error {
-	var rung *runtime
 	for _, r := range bn.rts {
-		if r.name == "rung" {
-			rung = r
+		if strings.HasPrefix(r.name, "rung") {
+			if err := bn.debugOne(r); err != nil {
+				return err
+			}
 		}
 	}
-	if rung == nil {
-		return nil
-	}
+	return nil
+}
+
+func (bn *bench) debugOne(rung *runtime) error {
 	steps := map[string]sample{}
 	var startup, teardown, wall sample
 	for i := 0; i < bn.cfg.warmup+bn.cfg.n; i++ {
@@ -464,7 +525,7 @@ func (bn *bench) debug() error {
 		wall = append(wall, ms(c.wall))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "rung create, per stage, from --debug (%d runs; time between consecutive log lines):\n", len(wall))
+	fmt.Fprintf(&b, "%s create, per stage, from --debug (%d runs; time between consecutive log lines):\n", rung.name, len(wall))
 	row := func(name string, s sample, what string, cum float64) {
 		fmt.Fprintf(&b, "  %-9s %-26s %-62s cum %.1f\n", name, fmtMs(s), what, cum)
 	}
@@ -563,12 +624,21 @@ func leakSuffix(l []string) string {
 
 func (bn *bench) report() {
 	fmt.Println()
-	cols := []string{"rung", "runc", "crun"}
+	var cols, rungs []string
+	for _, r := range bn.all {
+		cols = append(cols, r.name)
+		if strings.HasPrefix(r.name, "rung") {
+			rungs = append(rungs, r.name)
+		}
+	}
 	fmt.Printf("%-72s", "figure")
 	for _, c := range cols {
 		fmt.Printf(" %-26s", c)
 	}
-	fmt.Printf(" %s\n", "rung/runc")
+	for _, c := range rungs {
+		fmt.Printf(" %-10s", c+"/runc")
+	}
+	fmt.Println()
 	for _, fig := range bn.res.order {
 		unit := bn.res.units[fig]
 		fmt.Printf("%-72s", fig)
@@ -583,12 +653,15 @@ func (bn *bench) report() {
 			case len(s) > 0:
 				cell = fmt.Sprintf("%.1f%s", s.median(), strings.TrimPrefix(" "+unit, " n"))
 			}
-			if len(s) == 0 && c == "crun" && bn.why("crun") != "" {
+			if len(s) == 0 && bn.why(c) != "" {
 				cell = "not runnable"
 			}
 			fmt.Printf(" %-26s", cell)
 		}
-		fmt.Printf(" %s\n", ratio(bn.res.get(fig, "rung"), bn.res.get(fig, "runc")))
+		for _, c := range rungs {
+			fmt.Printf(" %-10s", ratio(bn.res.get(fig, c), bn.res.get(fig, "runc")))
+		}
+		fmt.Println()
 	}
 	for _, r := range bn.all {
 		if r.why != "" {

@@ -43,7 +43,12 @@ type treeSampler struct {
 
 type procPeak struct {
 	name string
-	hwm  float64 // KiB
+	hwm  float64 // KiB, VmHWM
+	// pss and anon are the largest Pss and Anonymous seen (smaps_rollup):
+	// PSS splits shared pages among their users and Anonymous leaves out
+	// the binary's page-cache pages, which RSS counts in full for each
+	// process mapping them.
+	pss, anon float64
 }
 
 func startSampler(root int) *treeSampler {
@@ -68,19 +73,29 @@ func (s *treeSampler) sample() {
 	var sum float64
 	seen := 0
 	for _, pid := range descendants(s.root) {
-		name, hwm, rss, ok := readStatus(pid)
+		_, hwm, rss, ok := readStatus(pid)
 		if !ok {
 			continue
 		}
+		name := procName(pid)
+		pss, anon := readRollup(pid)
 		seen++
 		sum += rss
 		s.mu.Lock()
 		// A new name means the pid exec'd: the old image (often a vfork
 		// child still sharing its parent's mm, so showing the parent's RSS)
 		// is not a process of its own and its peak is dropped.
-		if p, had := s.peaks[pid]; !had || p.name != name || hwm > p.hwm {
-			s.peaks[pid] = procPeak{name: name, hwm: hwm}
+		p, had := s.peaks[pid]
+		if had && name == "?" {
+			name = p.name // exiting: cmdline is gone, the process is not new
 		}
+		if !had || p.name != name {
+			p = procPeak{name: name}
+		}
+		p.hwm = max(p.hwm, hwm)
+		p.pss = max(p.pss, pss)
+		p.anon = max(p.anon, anon)
+		s.peaks[pid] = p
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
@@ -153,6 +168,43 @@ func kib(v string) float64 {
 	}
 	n, _ := strconv.ParseFloat(f[0], 64)
 	return n
+}
+
+// procName names a process by its argv[0] (plugins are exec'd through
+// /proc/self/fd/N, so their comm is a number), with " init" for rung's init
+// and bootstrap.
+func procName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return "?"
+	}
+	args := strings.Split(string(b), "\x00")
+	name := filepath.Base(args[0])
+	if len(args) > 1 && args[1] == "init" {
+		name += " init"
+	}
+	return name
+}
+
+// readRollup returns Pss and Anonymous (KiB) from /proc/PID/smaps_rollup.
+func readRollup(pid int) (pss, anon float64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Pss":
+			pss = kib(v)
+		case "Anonymous":
+			anon = kib(v)
+		}
+	}
+	return pss, anon
 }
 
 // meminfo reads one /proc/meminfo field in KiB.

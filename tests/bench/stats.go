@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +43,16 @@ func (s sample) max() float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuMs is user+system time from an rusage. CPU time is the figure that
+// survives a loaded host: wall time grows with other tenants, CPU time
+// barely does, and on two cores it is what bounds throughput.
+func cpuMs(ru *syscall.Rusage) float64 {
+	if ru == nil {
+		return 0
+	}
+	return ms(time.Duration(ru.Utime.Nano() + ru.Stime.Nano()))
+}
 
 // fmtMs prints a median with its spread, e.g. "81.3 ms [74.0-95.2]".
 func fmtMs(s sample) string {
