@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -219,8 +220,9 @@ func setHostname(spec *specs.Spec, newUTS bool) error {
 	if spec.Hostname == "" && spec.Domainname == "" {
 		return nil
 	}
-	if !newUTS {
-		return errors.New("hostname: setting the hostname requires a new uts namespace")
+	// One joined by path is the container's too: runc checks the type only.
+	if !newUTS && (spec.Linux == nil || !slices.ContainsFunc(spec.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UTSNamespace })) {
+		return errors.New("hostname: setting the hostname requires a uts namespace in linux.namespaces")
 	}
 	if spec.Hostname != "" {
 		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
