@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/rung-runtime/rung/internal/logging"
@@ -239,10 +240,17 @@ func (p *Plugin) Call(ctx context.Context, what string, f func(ctx context.Conte
 	if timeout == 0 {
 		timeout = defaultTimeout
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := f(ctx); err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// gRPC hands the deadline to the plugin, whose server may reset the
+		// stream a moment before our own timer fires; a cancel we did not
+		// ask for is the deadline too.
+		code := status.Code(err)
+		deadline := errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+			((code == codes.DeadlineExceeded || code == codes.Canceled) && parent.Err() == nil)
+		if deadline {
 			return fmt.Errorf("%s: %s: no answer within %v", p.Label(), what, timeout)
 		}
 		if st, ok := status.FromError(err); ok {

@@ -76,7 +76,7 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 		count++
 	}
 	for _, j := range b.Joins {
-		if j.Flag&^namespaceFlags != 0 || j.Flag == 0 {
+		if j.Flag&^namespaceFlags != 0 || j.Flag == 0 || j.Flag&(j.Flag-1) != 0 {
 			return nil, fmt.Errorf("bootstrap: join of unknown namespace flag %#x", j.Flag)
 		}
 		if j.Path == "" || len(j.Path) > maxPath || strings.IndexByte(j.Path, 0) >= 0 {
