@@ -19,8 +19,9 @@ import (
 	"github.com/rung-runtime/rung/internal/rootfs"
 )
 
-// maxConfigSize bounds config.json; anything larger is not a real spec.
-const maxConfigSize = 16 << 20
+// maxConfigSize bounds config.json; anything larger is not a real spec, and
+// every plugin call carries it, under gRPC's 4 MiB message limit.
+const maxConfigSize = 3 << 20
 
 // Bundle is a loaded OCI bundle.
 type Bundle struct {
