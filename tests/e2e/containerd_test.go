@@ -265,6 +265,11 @@ func (s *sandbox) stateDir(id string) string {
 // container processes through markerEnv), no cgroup naming one.
 func (s *sandbox) checkClean(t *testing.T) {
 	t.Helper()
+	// The runtime keeps its state under the root the shim passes it: if
+	// that never appeared, ctr fell back to the host's runc.
+	if _, err := os.Stat(filepath.Join(s.runcRoot, s.c.ns)); err != nil {
+		t.Errorf("the runtime under test never used its --root (did the shim run the default runc?): %v", err)
+	}
 	for _, id := range s.ids {
 		var left []string
 		testutil.Poll(func() bool {
@@ -453,6 +458,84 @@ func TestContainerd(t *testing.T) {
 			}
 			t.Logf("%s: ctr shows: %s", tc.name, strings.TrimSpace(r.stderr))
 		}
+		s.checkClean(t)
+	})
+
+	t.Run("ReadOnlyBindMount", func(t *testing.T) {
+		s := c.sandbox(t)
+		id := s.newID(t)
+		data := t.TempDir()
+		if err := os.WriteFile(filepath.Join(data, "f"), []byte("from-host\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := mustOK(t, c.ctr(t, append(s.runArgs(id, "--rm", "--read-only",
+			"--mount", "type=bind,src="+data+",dst=/data,options=rbind:ro"), bbImage, id,
+			"sh", "-c", `cat /data/f; touch /data/x 2>/dev/null || echo data-ro; touch /x 2>/dev/null || echo root-ro`)...))
+		if r.stdout != "from-host\ndata-ro\nroot-ro\n" {
+			t.Errorf("want the bind mount's file, and both it and the rootfs read-only: %q", r.stdout)
+		}
+		s.checkClean(t)
+	})
+
+	// --privileged: every host device and capability the host has, no
+	// masked paths; the spec lists the host's whole /dev.
+	t.Run("Privileged", func(t *testing.T) {
+		s := c.sandbox(t)
+		id := s.newID(t)
+		r := mustOK(t, c.ctr(t, append(s.runArgs(id, "--rm", "--privileged"), bbImage, id,
+			"sh", "-c", `grep CapBnd /proc/self/status; test -c /dev/kmsg && echo has-kmsg; cat /proc/kcore >/dev/null 2>&1; ls /dev | wc -l`)...))
+		f := strings.Fields(r.stdout)
+		if len(f) < 2 {
+			t.Fatalf("unexpected output %q", r.stdout)
+		}
+		bnd, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil || bnd&(1<<21) == 0 {
+			t.Errorf("privileged container lacks CAP_SYS_ADMIN in its bounding set: %q", r.stdout)
+		}
+		if !strings.Contains(r.stdout, "has-kmsg") {
+			t.Errorf("privileged container should get the host's devices (/dev/kmsg): %q", r.stdout)
+		}
+		s.checkClean(t)
+	})
+
+	// No user-namespace flow here: with --uidmap/--gidmap (and
+	// --no-pivot) ctr 1.6 sends task options of its own that lack
+	// --runc-binary and --runc-root, so the shim silently runs the host's
+	// runc. TestPodman covers user namespaces.
+
+	// The pod pattern (CRI's sandbox): a second container joins the first
+	// one's network, ipc and pid namespaces by path.
+	t.Run("SharedNamespaces", func(t *testing.T) {
+		s := c.sandbox(t)
+		pod := s.newID(t)
+		mustOK(t, c.ctr(t, append(s.runArgs(pod, "--detach"), bbImage, pod, "sleep", "1000")...))
+		pid := c.waitStatus(t, pod, "RUNNING")
+		ns := func(kind string) string {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		var with []string
+		for _, kind := range []string{"network", "ipc", "pid"} {
+			k := map[string]string{"network": "net"}[kind]
+			if k == "" {
+				k = kind
+			}
+			with = append(with, "--with-ns", fmt.Sprintf("%s:/proc/%d/ns/%s", kind, pid, k))
+		}
+		id := s.newID(t)
+		r := mustOK(t, c.ctr(t, append(s.runArgs(id, append([]string{"--rm"}, with...)...), bbImage, id,
+			"sh", "-c", `readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; tr '\0' ' ' </proc/1/cmdline; echo`)...))
+		want := ns("net") + "\n" + ns("ipc") + "\nsleep 1000 \n"
+		if r.stdout != want {
+			t.Errorf("joined container: got %q, want the pod's namespaces and its sleep as pid 1 %q", r.stdout, want)
+		}
+		mustOK(t, c.ctr(t, "tasks", "kill", "--signal", "SIGKILL", pod))
+		c.waitStatus(t, pod, "STOPPED")
+		mustOK(t, c.ctr(t, "tasks", "delete", pod))
+		mustOK(t, c.ctr(t, "containers", "delete", pod))
 		s.checkClean(t)
 	})
 

@@ -80,6 +80,7 @@ func (r result) String() string {
 
 type cmdOpts struct {
 	env     []string
+	stdin   string // default /dev/null
 	timeout time.Duration
 }
 
@@ -112,6 +113,9 @@ func run(t testing.TB, o cmdOpts, name string, args ...string) result {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), o.env...)
 	cmd.Stdout, cmd.Stderr = outf, errf
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
