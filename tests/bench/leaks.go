@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -18,17 +20,17 @@ import (
 // inits reparent to us, the subreaper). It waits, bounded, for
 // asynchronous teardown before it reports.
 func findLeaks(base, idPrefix string, rts []*runtime) []string {
-	var leaks []string
+	var leaks, reaped []string
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		leaks = leaksNow(base, idPrefix, rts)
+		leaks = leaksNow(base, idPrefix, rts, &reaped)
 		if len(leaks) == 0 || time.Now().After(deadline) {
-			return leaks
+			return append(reaped, leaks...)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func leaksNow(base, idPrefix string, rts []*runtime) []string {
+func leaksNow(base, idPrefix string, rts []*runtime, reaped *[]string) []string {
 	var leaks []string
 	self := os.Getpid()
 	mark := []byte(markerEnv + "=" + base)
@@ -45,7 +47,19 @@ func leaksNow(base, idPrefix string, rts []*runtime) []string {
 			continue
 		}
 		if ppidOf(pid) == self {
-			leaks = append(leaks, "unreaped child "+strconv.Itoa(pid)+" "+strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " "))
+			// An orphan left to us, the subreaper: reap it (it is ours) and
+			// say how it ended, which is often the only trace of why.
+			what := strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " ")
+			var ws syscall.WaitStatus
+			if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && got == pid {
+				switch {
+				case ws.Signaled():
+					what += fmt.Sprintf("(exited on signal %v)", ws.Signal())
+				case ws.Exited():
+					what += fmt.Sprintf("(exited %d)", ws.ExitStatus())
+				}
+			}
+			*reaped = append(*reaped, "unreaped child "+strconv.Itoa(pid)+" "+what)
 		}
 	}
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {

@@ -84,15 +84,19 @@ func (r *runtime) invokeWith(dir string, started func(pid int), args ...string) 
 	return c
 }
 
+// oneLine keeps the runtime's error on one line: its last line (where runc
+// and rung put the error) after whatever else it and the container's init
+// printed, shortened.
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:] // the last line carries the error in runc and rung alike
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	out := lines[len(lines)-1]
+	if len(lines) > 1 {
+		out += " (before it: " + strings.Join(lines[:len(lines)-1], " | ") + ")"
 	}
-	if len(s) > 300 {
-		s = s[:300] + "..."
+	if len(out) > 600 {
+		out = out[:600] + "..."
 	}
-	return s
+	return out
 }
 
 // versionOf is the first line of `bin --version`.
