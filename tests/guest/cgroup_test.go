@@ -455,7 +455,8 @@ func TestPauseResumeDeleteFrozen(t *testing.T) {
 // exist in the container: the scratch disk is readable but not writable,
 // /dev/kmsg (made by linux.devices, absent from runc's default allow list)
 // cannot be opened, nor a node mknod'd in the container; the default list
-// (/dev/null, /dev/full, mknod) still works, even against a deny rule.
+// (/dev/null, /dev/full, mknod) still works, even against a deny rule; and
+// an update without devices leaves the rules in place.
 func TestDeviceRules(t *testing.T) {
 	requireControllers(t)
 	rt, snap := setup(t)
@@ -483,7 +484,8 @@ echo null > /dev/null && echo null-ok
 head -c 1 /dev/full >/dev/null && echo full-open-ok
 mknod /tmp/k c 1 11 && echo mknod-ok
 head -c 1 /tmp/k >/dev/null 2>&1 && echo mknod-open-ok || echo mknod-open-denied
-echo END`}
+echo END
+exec sleep 1000`}
 		// mknod needs the capability; the program decides what may be opened.
 		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_MKNOD")
 		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_MKNOD")
@@ -504,7 +506,15 @@ echo END`}
 			t.Errorf("device rules: want %s; container printed %q (stderr %q)", want, out, c.Stderr())
 		}
 	}
-	rt.WaitStatus(t, id, specs.StateStopped)
-	rt.MustDelete(t, id, false)
+	// An update that names no devices (containerd's usual one) keeps the
+	// device program; it must not fall back to allowing everything.
+	res, _ := json.Marshal(specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(200 * mib)}})
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--resources", "-", id}, Stdin: stdinFile(t, res)}); r.Exit != 0 {
+		t.Fatalf("update --resources -: %s", r)
+	}
+	if out := execIn(t, rt, id, "sh", "-c", "head -c 1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open-ok || echo kmsg-denied"); !strings.Contains(out, "kmsg-denied") {
+		t.Errorf("after an update without devices /dev/kmsg opens: %q", out)
+	}
+	rt.MustDelete(t, id, true)
 	tu.CheckNoLeaks(t, snap, id)
 }
