@@ -483,7 +483,7 @@ func TestContainerd(t *testing.T) {
 		s := c.sandbox(t)
 		id := s.newID(t)
 		r := mustOK(t, c.ctr(t, append(s.runArgs(id, "--rm", "--privileged"), bbImage, id,
-			"sh", "-c", `grep CapBnd /proc/self/status; test -c /dev/kmsg && echo has-kmsg; cat /proc/kcore >/dev/null 2>&1; ls /dev | wc -l`)...))
+			"sh", "-c", `grep CapBnd /proc/self/status; test -c /dev/kmsg && echo has-kmsg`)...))
 		f := strings.Fields(r.stdout)
 		if len(f) < 2 {
 			t.Fatalf("unexpected output %q", r.stdout)
@@ -492,7 +492,7 @@ func TestContainerd(t *testing.T) {
 		if err != nil || bnd&(1<<21) == 0 {
 			t.Errorf("privileged container lacks CAP_SYS_ADMIN in its bounding set: %q", r.stdout)
 		}
-		if !strings.Contains(r.stdout, "has-kmsg") {
+		if _, err := os.Stat("/dev/kmsg"); err == nil && !strings.Contains(r.stdout, "has-kmsg") {
 			t.Errorf("privileged container should get the host's devices (/dev/kmsg): %q", r.stdout)
 		}
 		s.checkClean(t)
