@@ -63,6 +63,26 @@ func Run(kind string, list []specs.Hook, state *specs.State) error {
 	return nil
 }
 
+// RunEach runs every hook of one kind even when some fail, as the spec asks
+// of poststart and poststop (a failure is a warning there), and returns each
+// failure.
+func RunEach(kind string, list []specs.Hook, state *specs.State) []error {
+	if len(list) == 0 {
+		return nil
+	}
+	input, err := json.Marshal(state)
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for i, h := range list {
+		if err := runOne(h, input); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errs
+}
+
 func runOne(h specs.Hook, input []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

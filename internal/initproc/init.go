@@ -66,15 +66,8 @@ func run(sock *os.File, cfg *Config) error {
 			return err
 		}
 		if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) { //nolint:staticcheck
-			if err := WriteFrame(sock, Message{Type: MsgHooks}); err != nil {
+			if err := askHost(sock, MsgHooks); err != nil {
 				return err
-			}
-			var m Message
-			if err := ReadFrame(sock, &m); err != nil {
-				return fmt.Errorf("waiting for createRuntime hooks: %w", err)
-			}
-			if m.Type != MsgHooksOK {
-				return fmt.Errorf("host aborted at createRuntime hooks: %s", m.Error)
 			}
 		}
 		if spec.Hooks != nil {
@@ -114,9 +107,6 @@ func run(sock *os.File, cfg *Config) error {
 	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		return err
 	}
-	if err := process.SetRlimits(p.Rlimits); err != nil {
-		return err
-	}
 	// Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a
 	// filter, so it goes in before the capabilities are dropped (as runc).
 	// What Finalize needs from /proc comes first: an older profile denies
@@ -124,6 +114,13 @@ func run(sock *os.File, cfg *Config) error {
 	prep, err := process.Prepare(3 + cfg.PreserveFds)
 	if err != nil {
 		return err
+	}
+	// The exec label only takes effect at execve; it is written before any
+	// filter, which may not allow the verified procfs's calls (as runc).
+	for _, a := range cfg.Plan.ProcAttrs {
+		if err := procfs.WriteThreadSelfAttr(a.LSM, a.Attr, a.Value); err != nil {
+			return fmt.Errorf("setting the %s %s label: %w", a.LSM, a.Attr, err)
+		}
 	}
 	if !p.NoNewPrivileges {
 		if err := installSeccomp(sock, cfg); err != nil {
@@ -140,14 +137,6 @@ func run(sock *os.File, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	// The exec label and, with no_new_privs, seccomp go last, as runc: the
-	// label only takes effect at execve, and the filter must be in place
-	// before the sync socket closes so a notify fd can still reach the host.
-	for _, a := range cfg.Plan.ProcAttrs {
-		if err := procfs.WriteThreadSelfAttr(a.LSM, a.Attr, a.Value); err != nil {
-			return fmt.Errorf("setting the %s %s label: %w", a.LSM, a.Attr, err)
-		}
-	}
 	// Landlock rulesets are built now, before the filter (which may not
 	// allow building them) and while an error still reaches the host, and
 	// enforced last: they would also confine the fifo and the hooks.
@@ -155,8 +144,17 @@ func run(sock *os.File, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	// With no_new_privs the filter goes in last, before the sync socket
+	// closes so a notify fd can still reach the host.
 	if p.NoNewPrivileges {
 		if err := installSeccomp(sock, cfg); err != nil {
+			return err
+		}
+	}
+	// The host sets the rlimits (prlimit on our pid): set here, a small
+	// RLIMIT_AS or RLIMIT_NOFILE could starve the Go runtime before execve.
+	if len(p.Rlimits) > 0 {
+		if err := askHost(sock, MsgRlimits); err != nil {
 			return err
 		}
 	}
@@ -233,6 +231,22 @@ func setHostname(spec *specs.Spec, newUTS bool) error {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return fmt.Errorf("domainname %q: %w", spec.Domainname, err)
 		}
+	}
+	return nil
+}
+
+// askHost sends a request the host must carry out before the init goes on,
+// and waits for its answer.
+func askHost(sock *os.File, what string) error {
+	if err := WriteFrame(sock, Message{Type: what}); err != nil {
+		return err
+	}
+	var m Message
+	if err := ReadFrame(sock, &m); err != nil {
+		return fmt.Errorf("waiting for the host (%s): %w", what, err)
+	}
+	if m.Type != MsgHooksOK {
+		return fmt.Errorf("host refused %s: %s", what, m.Error)
 	}
 	return nil
 }

@@ -54,7 +54,8 @@ const (
 	MsgHooks   = "hooks"   // rootfs prepared: run createRuntime/prestart now
 	MsgReady   = "ready"   // waiting on the exec fifo (create) or about to exec (exec)
 	MsgError   = "error"   // setup failed; Error says why
-	MsgHooksOK = "hooksOK" // host → init: hooks ran
+	MsgHooksOK = "hooksOK" // host → init: the request (hooks, rlimits) is done
+	MsgRlimits = "rlimits" // set process.rlimits on the init (prlimit)
 )
 
 // Message is a frame from the init, or the host's answer to a hooks request.

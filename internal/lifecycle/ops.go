@@ -169,7 +169,7 @@ func Start(ctx context.Context, env *Env, id string) error {
 	}
 	if rec.Spec != nil && rec.Spec.Hooks != nil {
 		st := rec.OCIState(env.Store)
-		if err := hooks.Run("poststart", rec.Spec.Hooks.Poststart, &st); err != nil {
+		for _, err := range hooks.RunEach("poststart", rec.Spec.Hooks.Poststart, &st) {
 			env.Log.Warnf("container %q: %v", id, err)
 		}
 	}
@@ -274,7 +274,7 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	if rec.Spec != nil && rec.Spec.Hooks != nil && !rec.PoststopHooksDone {
 		s := rec.OCIState(env.Store)
 		s.Status = specs.StateStopped
-		if err := hooks.Run("poststop", rec.Spec.Hooks.Poststop, &s); err != nil {
+		for _, err := range hooks.RunEach("poststop", rec.Spec.Hooks.Poststop, &s) {
 			env.Log.Warnf("container %q: %v", id, err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rung-runtime/rung/internal/hooks"
 	"github.com/rung-runtime/rung/internal/initproc"
 	"github.com/rung-runtime/rung/internal/nsexec"
+	"github.com/rung-runtime/rung/internal/process"
 	"github.com/rung-runtime/rung/plugins/seccomp/install"
 )
 
@@ -241,23 +242,12 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 			if err != nil {
 				return err
 			}
+		case initproc.MsgRlimits:
+			if err := answerInit(sock, process.SetRlimitsOf(pid, cfg.Spec.Process.Rlimits)); err != nil {
+				return err
+			}
 		case initproc.MsgHooks:
-			if h == nil {
-				h = &specs.Hooks{}
-			}
-			//nolint:staticcheck // prestart is deprecated but runs, as runc.
-			err := hooks.Run("prestart", h.Prestart, st)
-			if err == nil {
-				err = hooks.Run("createRuntime", h.CreateRuntime, st)
-			}
-			reply := initproc.Message{Type: initproc.MsgHooksOK}
-			if err != nil {
-				reply = initproc.Message{Type: initproc.MsgError, Error: err.Error()}
-			}
-			if werr := initproc.WriteFrame(sock, reply); werr != nil && err == nil {
-				err = werr
-			}
-			if err != nil {
+			if err := answerInit(sock, runCreateHooks(h, st)); err != nil {
 				return err
 			}
 		default:
@@ -337,4 +327,30 @@ func checkConsoleFlags(p *specs.Process, consoleSocket string) error {
 		return errors.New("--console-socket: given but process.terminal is false")
 	}
 	return nil
+}
+
+// answerInit tells the waiting init whether its request was carried out,
+// and returns the request's error (or the reply's).
+func answerInit(sock *os.File, err error) error {
+	reply := initproc.Message{Type: initproc.MsgHooksOK}
+	if err != nil {
+		reply = initproc.Message{Type: initproc.MsgError, Error: err.Error()}
+	}
+	if werr := initproc.WriteFrame(sock, reply); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// runCreateHooks runs prestart and createRuntime, in the runtime's
+// namespaces, once the init has prepared the rootfs.
+func runCreateHooks(h *specs.Hooks, st *specs.State) error {
+	if h == nil {
+		return nil
+	}
+	//nolint:staticcheck // prestart is deprecated but runs, as runc.
+	if err := hooks.Run("prestart", h.Prestart, st); err != nil {
+		return err
+	}
+	return hooks.Run("createRuntime", h.CreateRuntime, st)
 }

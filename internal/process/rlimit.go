@@ -61,18 +61,23 @@ func ValidateRlimits(rl []specs.POSIXRlimit) []error {
 // SetRlimits applies the limits to the current process. unix.Prlimit goes
 // through the Go runtime's own hook, so the runtime does not put back its
 // saved RLIMIT_NOFILE when the init later execs the container process.
-func SetRlimits(rl []specs.POSIXRlimit) error {
+func SetRlimits(rl []specs.POSIXRlimit) error { return SetRlimitsOf(0, rl) }
+
+// SetRlimitsOf sets the limits on process pid (0: the caller) with
+// prlimit(2). The host uses it on a waiting init, so that a small limit
+// cannot starve the init's Go runtime before execve.
+func SetRlimitsOf(pid int, rl []specs.POSIXRlimit) error {
 	if errs := ValidateRlimits(rl); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	for i, r := range rl {
 		res := rlimitByName[r.Type]
 		var old unix.Rlimit
-		if err := unix.Prlimit(0, res, nil, &old); err != nil {
+		if err := unix.Prlimit(pid, res, nil, &old); err != nil {
 			return fmt.Errorf("process.rlimits[%d]: read current %s: %w", i, r.Type, err)
 		}
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+		if err := unix.Prlimit(pid, res, &lim, nil); err != nil {
 			if errors.Is(err, unix.EPERM) && r.Hard > old.Max {
 				return fmt.Errorf("process.rlimits[%d]: raising the %s hard limit from %s to %s needs CAP_SYS_RESOURCE in the initial user namespace: %w",
 					i, r.Type, fmtLimit(old.Max), fmtLimit(r.Hard), err)
