@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -410,6 +411,66 @@ func TestContainerd(t *testing.T) {
 			t.Errorf("task delete should report SIGKILL's 137: %s", r)
 		}
 		mustOK(t, c.ctr(t, "containers", "delete", id2))
+		s.checkClean(t)
+	})
+
+	// What CRI does to a running pod: concurrent execs (probes), a failing
+	// exec, an exec as another user, killing one exec, and a forced delete
+	// of the running task.
+	t.Run("Execs", func(t *testing.T) {
+		s := c.sandbox(t)
+		id := s.newID(t)
+		mustOK(t, c.ctr(t, append(s.runArgs(id, "--detach"), bbImage, id, "sleep", "1000")...))
+		c.waitStatus(t, id, "RUNNING")
+
+		var wg sync.WaitGroup
+		res := make([]result, 6)
+		for i := range res {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				res[i] = c.ctr(t, append(s.execArgs(fmt.Sprintf("p%d", i)), id, "sh", "-c", fmt.Sprintf("echo par-%d", i))...)
+			}(i)
+		}
+		wg.Wait()
+		for i, r := range res {
+			if r.exit != 0 || r.stdout != fmt.Sprintf("par-%d\n", i) {
+				t.Errorf("concurrent exec %d: %s", i, r)
+			}
+		}
+
+		r := c.ctr(t, append(s.execArgs("missing"), id, "/nonexistent")...)
+		if r.exit == 0 || !strings.Contains(r.stderr, "OCI runtime exec failed") || !strings.Contains(r.stderr, "/nonexistent") {
+			t.Errorf("exec of a missing binary should fail with the runtime's error: %s", r)
+		}
+
+		mustOK(t, c.ctr(t, append(s.execArgs("long", "--detach"), id, "sleep", "999")...))
+		mustOK(t, c.ctr(t, "tasks", "kill", "--exec-id", "long", "--signal", "SIGKILL", id))
+		waitFor(t, func() bool { return len(strings.Fields(c.ctr(t, "tasks", "ps", id).stdout)) == 4 },
+			func() string { return "the killed exec never left ctr tasks ps: " + c.ctr(t, "tasks", "ps", id).stdout })
+
+		r = mustOK(t, c.ctr(t, "tasks", "delete", "--force", id))
+		if !strings.Contains(r.stderr, "exit code 137") {
+			t.Errorf("forced delete of a running task should SIGKILL it: %s", r)
+		}
+		mustOK(t, c.ctr(t, "containers", "delete", id))
+		s.checkClean(t)
+	})
+
+	// A non-root process of a root container: the exec's rlimits (ctr's
+	// spec has RLIMIT_NOFILE) must be set although the process is no
+	// longer root by then.
+	t.Run("ExecAsUser", func(t *testing.T) {
+		s := c.sandbox(t)
+		id := s.newID(t)
+		mustOK(t, c.ctr(t, append(s.runArgs(id, "--detach"), bbImage, id, "sleep", "1000")...))
+		c.waitStatus(t, id, "RUNNING")
+		r := c.ctr(t, append(s.execArgs("user", "--user", "65534", "--cwd", "/tmp"), id, "sh", "-c", `id -u; pwd; ulimit -n`)...)
+		if r.exit != 0 || r.stdout != "65534\n/tmp\n1024\n" {
+			t.Errorf("exec --user 65534 --cwd /tmp: want uid 65534 in /tmp with the spec's nofile 1024: %s", r)
+		}
+		mustOK(t, c.ctr(t, "tasks", "delete", "--force", id))
+		mustOK(t, c.ctr(t, "containers", "delete", id))
 		s.checkClean(t)
 	})
 

@@ -408,6 +408,25 @@ func TestPodman(t *testing.T) {
 		p.checkClean(t, snap, []string{name}, []string{readCID(t, cid)})
 	})
 
+	// A container running as a non-root user, with the rlimits podman
+	// always sets: the runtime must set them although the process is no
+	// longer root when it is ready.
+	t.Run("NonRootUser", func(t *testing.T) {
+		snap := testutil.Snapshot()
+		name := testutil.ID(t)
+		cid := filepath.Join(t.TempDir(), "cid")
+		r := p.podman(t, append(append([]string{"run", "--rm", "--cidfile", cid, "--user", "65534:65534"}, p.runFlags(t, name)...),
+			p.image, "sh", "-c", `id -u; ulimit -n`)...)
+		if r.exit != 0 || r.stdout != "65534\n1024\n" {
+			t.Errorf("run --user 65534: want uid 65534 with nofile 1024: %s", r)
+		}
+		var ids []string
+		if b, err := os.ReadFile(cid); err == nil {
+			ids = append(ids, strings.TrimSpace(string(b)))
+		}
+		p.checkClean(t, snap, []string{name}, ids)
+	})
+
 	t.Run("CreateFails", func(t *testing.T) {
 		snap := testutil.Snapshot()
 		name := testutil.ID(t)
