@@ -365,7 +365,17 @@ func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResour
 	if err != nil {
 		return err
 	}
-	p, errs := plan.Resources(r, plan.Options{Update: true})
+	// What the update leaves out of a pair comes from the cgroup's files, as
+	// runc takes it from its stored config.
+	var cur plan.Current
+	read := func(name string) string { v, _ := cgroupfs.ReadFile(dir, name); return strings.TrimSpace(v) }
+	if r != nil && r.CPU != nil {
+		cur.CPUMax = read("cpu.max")
+	}
+	if r != nil && r.Memory != nil {
+		cur.MemoryMax, cur.SwapMax = read("memory.max"), read("memory.swap.max")
+	}
+	p, errs := plan.Resources(plan.MergeUpdate(r, cur), plan.Options{Update: true})
 	if len(errs) > 0 {
 		return fieldErrors(errs)
 	}
