@@ -148,9 +148,22 @@ func TestLimitsInsideAndUpdate(t *testing.T) {
 	}
 	live("after update --memory --pids-limit --cpu-quota --cpu-period", map[string]string{
 		"memory.max": strconv.Itoa(80 * mib),
-		"pids.max":   "16",
-		"cpu.max":    "30000 100000",
+		// memory+swap stays 128M, as runc keeps the stored swap.
+		"memory.swap.max": strconv.Itoa(48 * mib),
+		"pids.max":        "16",
+		"cpu.max":         "30000 100000",
 	})
+	// cpu.max holds quota and period together: the one not given is kept
+	// (runc merges with its stored config), so a period alone does not
+	// lift the quota and a quota alone does not reset the period.
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--cpu-period", "50000", id}}); r.Exit != 0 {
+		t.Fatalf("update --cpu-period: %s", r)
+	}
+	live("after update --cpu-period 50000", map[string]string{"cpu.max": "30000 50000"})
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--cpu-quota", "20000", id}}); r.Exit != 0 {
+		t.Fatalf("update --cpu-quota: %s", r)
+	}
+	live("after update --cpu-quota 20000", map[string]string{"cpu.max": "20000 50000"})
 	// -1 is "no limit".
 	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--memory", "-1", "--memory-swap", "-1", "--pids-limit", "-1", id}}); r.Exit != 0 {
 		t.Fatalf("update to unlimited: %s", r)
