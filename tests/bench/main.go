@@ -222,7 +222,8 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 		}
 	}
 	bn.report()
-	if leaks := findLeaks(base, idPrefix, all); len(leaks) > 0 {
+	leaks := findLeaks(base, idPrefix, all)
+	if len(leaks) > 0 {
 		fmt.Println("\nLEAKS after the whole run:")
 		for _, l := range leaks {
 			fmt.Println("  " + l)
@@ -234,6 +235,10 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 		if err := os.WriteFile(cfg.jsonOut, data, 0o644); err != nil {
 			return err
 		}
+	}
+	// Figures are not judged, but a container that failed or leaked is.
+	if bn.failed > 0 || bn.leaked > 0 || len(leaks) > 0 {
+		return fmt.Errorf("%d containers failed, %d leaks in the throughput runs, %d at the end", bn.failed, bn.leaked, len(leaks))
 	}
 	return nil
 }
@@ -249,6 +254,9 @@ type bench struct {
 	seqNo    int
 	// notes are printed under the report (failures, leaks, throughput).
 	notes []string
+	// failed and leaked count containers that failed and leaks found in the
+	// throughput runs.
+	failed, leaked int
 }
 
 func (bn *bench) id(r *runtime) string {
@@ -562,6 +570,8 @@ func (bn *bench) sequence() error {
 		}
 		wall := time.Since(t0)
 		leaks := findLeaks(bn.base, bn.idPrefix, []*runtime{r})
+		bn.failed += fails
+		bn.leaked += len(leaks)
 		bn.res.add(fmt.Sprintf("%d in sequence: containers/s", bn.cfg.seq), "/s", r.name, float64(bn.cfg.seq)/wall.Seconds())
 		bn.note("%d in sequence, %s: %.2f s, %d failed%s, %d leaks%s", bn.cfg.seq, r.name, wall.Seconds(), fails,
 			errSuffix(firstErr), len(leaks), leakSuffix(leaks))
@@ -599,6 +609,8 @@ func (bn *bench) parallel() error {
 			bn.res.add(fmt.Sprintf("%d at once: containers/s", bn.cfg.par), "/s", r.name, float64(bn.cfg.par)/(walls[len(walls)-1]/1000))
 		}
 		leaks := findLeaks(bn.base, bn.idPrefix, []*runtime{r})
+		bn.failed += fails
+		bn.leaked += len(leaks)
 		bn.note("%d at once x %d batches, %s: batch wall %s, %d of %d failed%s, %d leaks%s", bn.cfg.par, bn.cfg.batches, r.name,
 			fmtMs(walls), fails, bn.cfg.par*bn.cfg.batches, errSuffix(firstErr), len(leaks), leakSuffix(leaks))
 	}
