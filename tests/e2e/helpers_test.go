@@ -306,6 +306,43 @@ func removeCgroupTree(t testing.TB, roots []string, name string) {
 	}
 }
 
+// dropParentCgroup removes the test's parent cgroup /name (a unique test
+// id: a ctr namespace or a podman --cgroup-parent) in every hierarchy. The
+// parent is shared by the test's containers and no one container's to
+// remove (runc never does; rung only with the container that made it), so
+// an empty one is no leak. A directory below it is, unless its name is in
+// clientOwned (podman's "conmon"): with report set each is an error, and
+// then the whole tree goes (rmdir only; a cgroup in use stays and the leak
+// checker reports it).
+func dropParentCgroup(t testing.TB, name string, clientOwned []string, report bool) {
+	t.Helper()
+	v2, v1 := cgroupMounts()
+	roots := v1
+	if v2 != "" {
+		roots = append(roots, v2)
+	}
+	for _, root := range roots {
+		top := filepath.Join(root, name)
+		ents, err := os.ReadDir(top)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			owned := false
+			for _, o := range clientOwned {
+				owned = owned || e.Name() == o
+			}
+			if !owned && report {
+				t.Errorf("leak: cgroup %s", filepath.Join(top, e.Name()))
+			}
+		}
+		removeCgroupTree(t, []string{root}, name)
+	}
+}
+
 // procsWithCmdline lists the pids (not ours, not our ancestors) whose
 // cmdline contains marker, a unique temp dir path of this test.
 func procsWithCmdline(marker string) []int {

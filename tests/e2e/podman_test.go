@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -243,7 +241,7 @@ func (p *podman) cleanup(t *testing.T) {
 	if !testutil.Poll(func() bool { return len(procsWithCmdline(p.dir)) == 0 }) {
 		reapByCmdline(t, p.dir)
 	}
-	p.removeConmonCgroups(t)
+	dropParentCgroup(t, p.parent, []string{"conmon"}, false)
 	unmountUnder(t, p.dir)
 	if os.Getenv("RUNG_TEST_KEEP") != "" {
 		t.Logf("RUNG_TEST_KEEP: leaving %s", p.dir)
@@ -251,34 +249,6 @@ func (p *podman) cleanup(t *testing.T) {
 	}
 	if err := os.RemoveAll(p.dir); err != nil {
 		t.Errorf("remove podman dir: %v", err)
-	}
-}
-
-// removeConmonCgroups rmdirs the cgroups podman made for conmon,
-// <parent>/conmon, and then <parent> where podman made conmon's (on this
-// hybrid host: every v1 hierarchy; the runtime works in cgroup2 only and
-// must remove what it made there itself, so an empty <parent> it left in
-// cgroup2 stays for the leak checker). rmdir only.
-func (p *podman) removeConmonCgroups(t testing.TB) {
-	v2, v1 := cgroupMounts()
-	roots := v1
-	if v2 != "" {
-		roots = append(roots, v2)
-	}
-	for _, root := range roots {
-		conmon := filepath.Join(root, p.parent, "conmon")
-		if _, err := os.Lstat(conmon); err != nil {
-			continue
-		}
-		for _, d := range []string{conmon, filepath.Join(root, p.parent)} {
-			if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-				t.Logf("rmdir %s: %v", d, err)
-			}
-		}
-	}
-	if testutil.IsRunc() {
-		// runc (cgroup v1 here) leaves the parent it made.
-		removeCgroupTree(t, roots, p.parent)
 	}
 }
 
@@ -393,6 +363,29 @@ func TestPodman(t *testing.T) {
 		p.checkClean(t, snap, []string{name}, []string{id})
 	})
 
+	// restart and start re-create the container under the same id, so the
+	// runtime must have forgotten everything of the old one.
+	t.Run("Restart", func(t *testing.T) {
+		snap := testutil.Snapshot()
+		name := testutil.ID(t)
+		mustOK(t, p.podman(t, append(append([]string{"run", "--detach"}, p.runFlags(t, name)...), p.image, "sh", "-c", `trap 'exit 7' TERM; sleep 1000 & wait`)...))
+		id := p.containerID(t, name)
+		mustOK(t, p.podman(t, "restart", "--time", "30", name))
+		if r := mustOK(t, p.podman(t, "exec", name, "echo", "after-restart")); r.stdout != "after-restart\n" {
+			t.Errorf("exec after restart: %s", r)
+		}
+		mustOK(t, p.podman(t, "stop", "--time", "30", name))
+		mustOK(t, p.podman(t, "start", name))
+		if st := p.status(t, name); st != "running" {
+			t.Errorf("status %q after start, want running", st)
+		}
+		mustOK(t, p.podman(t, "kill", "--signal", "KILL", name))
+		waitFor(t, func() bool { return p.status(t, name) == "exited" },
+			func() string { return "status " + p.status(t, name) + " after kill, want exited" })
+		mustOK(t, p.podman(t, "rm", name))
+		p.checkClean(t, snap, []string{name}, []string{id})
+	})
+
 	// podman makes a chowned copy of the image for the mapping and a spec
 	// with a user namespace; the runtime writes the maps.
 	t.Run("UserNamespace", func(t *testing.T) {
@@ -446,11 +439,12 @@ func TestPodman(t *testing.T) {
 		p.checkClean(t, snap, []string{name}, ids)
 	})
 
-	// Podman's conmon cgroups go now, so the leak check sees only what the
-	// runtime left under our cgroup parent.
+	// The cgroup parent goes now (with podman's own conmon cgroups below
+	// it, in every v1 hierarchy on this hybrid host), so the leak checker
+	// sees only what the runtime left.
 	if !testutil.Poll(func() bool { return len(procsWithCmdline(p.dir)) == 0 }) {
 		t.Errorf("podman processes still running: %v", procsWithCmdline(p.dir))
 	}
-	p.removeConmonCgroups(t)
+	dropParentCgroup(t, p.parent, []string{"conmon"}, true)
 	testutil.CheckNoLeaks(t, snap)
 }
