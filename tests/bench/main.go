@@ -417,7 +417,7 @@ func (bn *bench) rss() error {
 	err := bn.interleaved(func(r *runtime, measured bool) error {
 		var s *treeSampler
 		var peaks map[int]procPeak
-		var shmemBefore, shmemHeld, initPss, initAnon float64
+		var shmemBefore, shmemHeld, initPss, initAnon, initShmem float64
 		shmemBefore = meminfo("Shmem")
 		lc, err := bn.lifecycle(r, bn.b.trueDir, bn.id(r), func(pid int) {
 			peaks = s.finish()
@@ -425,7 +425,7 @@ func (bn *bench) rss() error {
 			// and for runtimes that re-exec a sealed copy of themselves, that
 			// copy (shmem).
 			shmemHeld = meminfo("Shmem") - shmemBefore
-			initPss, initAnon = readRollup(pid)
+			initPss, initAnon, initShmem = readRollupShmem(pid)
 		}, func(pid int) { s = startSampler(pid) })
 		if err != nil || !measured {
 			return err
@@ -450,7 +450,9 @@ func (bn *bench) rss() error {
 		bn.res.add("  largest sampled instantaneous sum (init included while in the tree)", "KiB", r.name, s.maxSum)
 		bn.res.add("  max RSS of one process, create (wait4 rusage)", "KiB", r.name, float64(lc.createRU.Maxrss))
 		bn.res.add("  init peak before exec (wait4 rusage of the init)", "KiB", r.name, initKiB)
-		bn.res.add("  PSS: sum of per-process peaks + init when created + shmem held", "KiB", r.name, pss+initPss+max(shmemHeld, 0))
+		// The shmem a created container holds, less what the init's PSS
+		// already counts of it.
+		bn.res.add("  PSS: sum of per-process peaks + init when created + shmem held", "KiB", r.name, pss+initPss+max(shmemHeld-initShmem, 0))
 		bn.res.add("  anonymous memory: sum of per-process peaks + init when created", "KiB", r.name, anon+initAnon)
 		bn.res.add("  shmem held by a created container (meminfo delta)", "KiB", r.name, shmemHeld)
 		bn.res.add("  max RSS of one process, delete", "KiB", r.name, float64(lc.delRU.Maxrss))

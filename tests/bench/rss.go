@@ -188,9 +188,17 @@ func procName(pid int) string {
 
 // readRollup returns Pss and Anonymous (KiB) from /proc/PID/smaps_rollup.
 func readRollup(pid int) (pss, anon float64) {
+	pss, anon, _ = readRollupShmem(pid)
+	return pss, anon
+}
+
+// readRollupShmem is readRollup with Pss_Shmem: the part of Pss that is a
+// shmem file (rung's init mapping its memfd copy), which the shmem delta
+// also counts.
+func readRollupShmem(pid int) (pss, anon, shmem float64) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
@@ -202,9 +210,11 @@ func readRollup(pid int) (pss, anon float64) {
 			pss = kib(v)
 		case "Anonymous":
 			anon = kib(v)
+		case "Pss_Shmem":
+			shmem = kib(v)
 		}
 	}
-	return pss, anon
+	return pss, anon, shmem
 }
 
 // meminfo reads one /proc/meminfo field in KiB.
