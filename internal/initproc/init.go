@@ -127,6 +127,15 @@ func run(sock *os.File, cfg *Config) error {
 			return err
 		}
 	}
+	// The host sets the rlimits (prlimit on our pid), as runc does: set by
+	// the init itself, a small RLIMIT_AS could starve its Go runtime. It
+	// happens before the user switch, while the host may still prlimit us
+	// without CAP_SYS_RESOURCE (same uid, or a user namespace it owns).
+	if len(p.Rlimits) > 0 {
+		if err := askHost(sock, MsgRlimits); err != nil {
+			return err
+		}
+	}
 	if err := process.FinalizeWith(p, process.Options{KeepFds: 3 + cfg.PreserveFds, Prepared: prep}); err != nil {
 		return err
 	}
@@ -148,13 +157,6 @@ func run(sock *os.File, cfg *Config) error {
 	// closes so a notify fd can still reach the host.
 	if p.NoNewPrivileges {
 		if err := installSeccomp(sock, cfg); err != nil {
-			return err
-		}
-	}
-	// The host sets the rlimits (prlimit on our pid): set here, a small
-	// RLIMIT_AS or RLIMIT_NOFILE could starve the Go runtime before execve.
-	if len(p.Rlimits) > 0 {
-		if err := askHost(sock, MsgRlimits); err != nil {
 			return err
 		}
 	}
