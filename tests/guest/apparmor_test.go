@@ -271,3 +271,83 @@ func TestFeaturesReportLSMs(t *testing.T) {
 		t.Errorf("features: linux.cgroup.v2 should be true: %s", res.Stdout)
 	}
 }
+
+// withLSMConfig points rt at a copy of the operator config in force
+// (RUNG_CONFIG, e.g. the guest's deadlines) whose lsm entry carries cfg as
+// rung-lsm's own config block.
+func withLSMConfig(t *testing.T, rt *tu.Runtime, cfg map[string]any) {
+	t.Helper()
+	doc := map[string]any{}
+	if p := os.Getenv("RUNG_CONFIG"); p != "" {
+		if b, err := os.ReadFile(p); err == nil {
+			if err := json.Unmarshal(b, &doc); err != nil {
+				t.Fatalf("RUNG_CONFIG %s: %v", p, err)
+			}
+		}
+	}
+	plugins, _ := doc["plugins"].([]any)
+	found := false
+	for _, e := range plugins {
+		if m, ok := e.(map[string]any); ok && m["stage"] == "lsm" {
+			m["config"], found = cfg, true
+		}
+	}
+	if !found {
+		plugins = append(plugins, map[string]any{"stage": "lsm", "config": cfg})
+	}
+	doc["plugins"] = plugins
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rung.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt.Env = append(rt.Env, "RUNG_CONFIG="+path)
+}
+
+// The operator's defaultAppArmorProfile (rung-lsm's config block) confines a
+// container whose spec names no profile, also its exec'd processes; a
+// profile in the spec wins; a default that is not loaded fails create
+// naming the setting.
+func TestAppArmorOperatorDefault(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	prof := "rung-guest-default-" + randHex(t)
+	loadProfile(t, prof, "  deny /secret r,\n")
+	withLSMConfig(t, rt, map[string]any{"defaultAppArmorProfile": prof})
+
+	id := tu.ID(t)
+	c := rt.Create(t, id, withSecret(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", readSecret + "; echo END; exec sleep 1000"}
+	}))
+	rt.Start(t, id)
+	if out := c.WaitOutput(t, "END"); !strings.Contains(out, prof+" (enforce)\n") || strings.Contains(out, secret) {
+		t.Errorf("spec without a profile under the operator default %s: got %q", prof, out)
+	}
+	if out := execIn(t, rt, id, "cat", "/proc/self/attr/current"); strings.TrimSpace(out) != prof+" (enforce)" {
+		t.Errorf("exec into a container under the operator default: attr/current %q", out)
+	}
+	rt.MustDelete(t, id, true)
+
+	own := tu.ID(t) + "-own"
+	if out := rt.RunOK(t, own, withSecret(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", readSecret}
+		s.Process.ApparmorProfile = "unconfined"
+	})); !strings.Contains(out, "unconfined\n") || !strings.Contains(out, secret) {
+		t.Errorf("spec asking for unconfined despite the operator default: got %q", out)
+	}
+
+	missing := "rung-guest-missing-" + randHex(t)
+	withLSMConfig(t, rt, map[string]any{"defaultAppArmorProfile": missing})
+	bad := tu.ID(t) + "-bad"
+	_, res := rt.TryCreate(t, bad, tu.Bundle(t, tu.Args("true")), tu.CreateOpts{})
+	if res.Exit == 0 {
+		t.Fatalf("create under an unloaded operator default succeeded: %s", res)
+	}
+	if msg := strings.Join(res.Errors(), "; "); !strings.Contains(msg, "defaultAppArmorProfile") || !strings.Contains(msg, missing) {
+		t.Errorf("error should name defaultAppArmorProfile and %s: %s", missing, res)
+	}
+	tu.CheckNoLeaks(t, snap, id, own, bad)
+}
