@@ -152,6 +152,11 @@ func Start(ctx context.Context, env *Env, id string) error {
 			return fmt.Errorf("container %q: reading the exec fifo: %w", id, err)
 		}
 		if !rec.Alive() {
+			// A quick container may open the fifo, write, exec and exit
+			// between our read and this check: its byte is still there.
+			if n, _ := unix.Read(fd, buf); n == 1 {
+				break
+			}
 			return fmt.Errorf("container %q: the init exited before start", id)
 		}
 		if time.Now().After(deadline) {
