@@ -51,6 +51,7 @@ type creation struct {
 	plan    plan
 	spawner *spawner
 	began   time.Time
+	saver   *state.Saver
 }
 
 // Create makes the container and leaves its init waiting on the exec fifo.
@@ -97,6 +98,8 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if err := env.Store.Reserve(opts.ID); err != nil {
 		return err
 	}
+	c.saver = env.Store.Saver(opts.ID)
+	defer c.saver.Close()
 	defer func() {
 		if err != nil {
 			c.abort()
@@ -111,7 +114,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 func (c *creation) step(s string) error {
 	c.rec.Steps = append(c.rec.Steps, s)
 	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s, "ms", msSince(c.began))
-	if err := c.env.Store.Save(c.rec); err != nil {
+	if err := c.saver.Save(c.rec); err != nil {
 		return err
 	}
 	dieAt(s)
