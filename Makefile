@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/rung-runtime/rung/internal/version.Version=$(VE
 PLUGINS   := namespaces cgroupv2 seccomp lsm landlock
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all rung plugins test unit integration demo install proto clean vet fmt deps conformance bench fuzz
+.PHONY: all rung plugins test check unit integration demo install proto clean vet fmt deps conformance bench fuzz
 .PHONY: guest-test apparmor-default
 
 all: rung plugins
@@ -38,6 +38,14 @@ integration: all
 test: all vet
 	./tests/run.sh
 
+# Everything CI runs: the conformance suite (against a committed baseline),
+# the guest tests (cgroup v2 limits, AppArmor), then every go test, whose
+# count line closes the output.
+check: all vet
+	$(MAKE) conformance
+	$(MAKE) guest-test
+	./tests/run.sh
+
 # Every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME (default
 # 20s) each, one after another, then the list of those that failed; seed
 # corpora live in each package's testdata/fuzz/, new finds go to the go
@@ -59,7 +67,10 @@ apparmor-default:
 	apparmor_parser -r plugins/lsm/apparmor/rung-default
 
 # Debian packages the build, the tests and the demo need (run as root).
-DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git
+# containerd, umoci and podman drive the e2e tests; qemu and Debian's kernel
+# boot the guest for `make guest-test`; apparmor gives it apparmor_parser.
+DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git \
+	containerd umoci podman bsdutils qemu-system-x86 linux-image-amd64 apparmor cpio kmod xz-utils python3
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps installs Debian packages: run it as root"; exit 1; fi
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
