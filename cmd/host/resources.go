@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/rung-runtime/rung/internal/lifecycle"
 )
@@ -198,23 +201,47 @@ func applyUpdateFlags(c *cli.Context, r *specs.LinuxResources) error {
 	return nil
 }
 
+// eventsCommand prints runc's event JSON lines: with --stats one stats
+// event; otherwise the cgroup's events (oom) as they happen and stats every
+// --interval, until the container's cgroup is gone or rung is interrupted.
 func eventsCommand(c *cli.Context, env *lifecycle.Env, id string) error {
-	for {
+	var mu sync.Mutex
+	enc := json.NewEncoder(os.Stdout)
+	emit := func(kind string, data json.RawMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ev := map[string]any{"type": kind, "id": id}
+		if len(data) > 0 {
+			ev["data"] = data
+		}
+		return enc.Encode(ev)
+	}
+	stats := func() error {
 		data, err := lifecycle.Stats(ctxOf(c), env, id)
 		if err != nil {
 			return err
 		}
-		ev := map[string]any{"type": "stats", "id": id, "data": json.RawMessage(data)}
-		if err := json.NewEncoder(os.Stdout).Encode(ev); err != nil {
-			return err
-		}
-		if c.Bool("stats") {
-			return nil
-		}
+		return emit("stats", data)
+	}
+	if c.Bool("stats") {
+		return stats()
+	}
+	ctx, cancel := signal.NotifyContext(ctxOf(c), os.Interrupt, unix.SIGTERM)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- lifecycle.Events(ctx, env, id, emit) }()
+	tick := time.NewTicker(c.Duration("interval"))
+	defer tick.Stop()
+	for {
 		select {
-		case <-ctxOf(c).Done():
+		case err := <-done:
+			return err
+		case <-ctx.Done():
 			return nil
-		case <-time.After(c.Duration("interval")):
+		case <-tick.C:
+			if err := stats(); err != nil {
+				return err
+			}
 		}
 	}
 }

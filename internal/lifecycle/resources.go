@@ -3,7 +3,9 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/rung-runtime/rung/internal/state"
 	"github.com/rung-runtime/rung/proto/stagev1"
@@ -110,4 +112,39 @@ func Stats(ctx context.Context, env *Env, id string) (json.RawMessage, error) {
 		return err
 	})
 	return out, err
+}
+
+// Events streams the container's cgroup events (oom, ...) to send until ctx
+// ends or the container's cgroup is gone. The stream has no deadline: it
+// lasts as long as the caller watches.
+func Events(ctx context.Context, env *Env, id string, send func(kind string, data json.RawMessage) error) error {
+	rec, err := env.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	p, r, err := resourcesPlugin(ctx, env, rec)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	rc, err := p.Resources()
+	if err != nil {
+		return err
+	}
+	stream, err := rc.Events(ctx, &stagev1.EventsRequest{Container: storedContainer(rec, r, p)})
+	if err != nil {
+		return fmt.Errorf("container %q: %s: events: %w", id, p.Label(), err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("container %q: %s: events: %w", id, p.Label(), err)
+		}
+		if err := send(ev.GetType(), ev.GetDataJson()); err != nil {
+			return err
+		}
+	}
 }
