@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"github.com/rung-runtime/rung/sdk/plancheck"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -180,7 +181,7 @@ func FuzzPlan(f *testing.F) {
 			t.Fatalf("accepted cgroup dir %q", d)
 		}
 		for _, s := range pl.init.Seccomp {
-			if n := len(s.Program); n == 0 || n%8 != 0 || n/8 > maxSeccompInsns {
+			if n := len(s.Program); n == 0 || n%8 != 0 || n/8 > plancheck.MaxSeccompInsns {
 				t.Fatalf("accepted a seccomp program of %d bytes", n)
 			}
 		}
@@ -190,7 +191,7 @@ func FuzzPlan(f *testing.F) {
 			}
 		}
 		for _, a := range pl.init.ProcAttrs {
-			if strings.ContainsAny(a.Value, "\x00\n") || len(a.Value) > maxAttrValue {
+			if strings.ContainsAny(a.Value, "\x00\n") || len(a.Value) > plancheck.MaxAttrValue {
 				t.Fatalf("accepted proc attr value %q", a.Value)
 			}
 		}

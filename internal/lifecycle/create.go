@@ -17,6 +17,7 @@ import (
 	"github.com/rung-runtime/rung/internal/logging"
 	"github.com/rung-runtime/rung/internal/state"
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/plancheck"
 )
 
 // Env is what every lifecycle operation needs from the CLI.
@@ -205,7 +206,7 @@ func (c *creation) prepare(ctx context.Context) error {
 	for i, p := range c.plugins {
 		if resp := answers[i].resp; resp != nil {
 			r := c.rec.Plugins[p.Spec.Stage]
-			if serr := checkState(resp.GetState()); serr != nil {
+			if serr := plancheck.State(resp.GetState()); serr != nil {
 				// Keep what Destroy needs to find (none of it), not the junk.
 				r.PrepareStarted, r.Prepared = true, false
 				if err == nil {
@@ -317,7 +318,7 @@ func (c *creation) attach(ctx context.Context, pid int) error {
 			for k, v := range resp.GetState() {
 				merged[k] = v
 			}
-			if err := checkState(merged); err != nil {
+			if err := plancheck.State(merged); err != nil {
 				return err
 			}
 			results[i] = resp.GetState()

@@ -1,0 +1,146 @@
+// Package plancheck is the host's rules for a plugin's answers: which plan
+// actions and how much state rung accepts. The host applies exactly these
+// checks before it uses a Prepare or Attach answer, and the stagetest kit
+// applies them to any plugin, so a plugin's own tests can catch a plan the
+// host would refuse.
+package plancheck
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/rung-runtime/rung/proto/stagev1"
+)
+
+// Bounds on one plugin's answer; past them the answer is nonsense.
+const (
+	MaxActions       = 256
+	MaxSeccompInsns  = 4096
+	MaxAttrValue     = 4096
+	MaxLandlockRules = 4096
+	MaxPath          = 4096
+	// MaxStateKeys and MaxStateBytes bound the state a plugin returns: the
+	// host writes it to state.json and sends it back on every call, under
+	// gRPC's 4 MiB message limit.
+	MaxStateKeys  = 256
+	MaxStateBytes = 256 << 10
+)
+
+// Checker checks the actions of one container's plan, across plugins: a
+// namespace type may be planned once, and there is one cgroup placement.
+type Checker struct {
+	cgroup string
+	ns     map[stagev1.NamespaceType]bool
+}
+
+// Actions checks one plugin's whole answer.
+func (c *Checker) Actions(actions []*stagev1.Action) error {
+	if len(actions) > MaxActions {
+		return fmt.Errorf("invalid plan: %d actions, at most %d", len(actions), MaxActions)
+	}
+	for i, a := range actions {
+		if err := c.Add(a); err != nil {
+			return fmt.Errorf("invalid plan: action %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Actions checks a single plugin's answer on its own.
+func Actions(actions []*stagev1.Action) error {
+	var c Checker
+	return c.Actions(actions)
+}
+
+// Add checks one action against the rules and against what came before.
+func (c *Checker) Add(a *stagev1.Action) error {
+	switch k := a.GetKind().(type) {
+	case *stagev1.Action_Namespace:
+		t := k.Namespace.GetType()
+		if t == stagev1.NamespaceType_NAMESPACE_UNSPECIFIED || stagev1.NamespaceType_name[int32(t)] == "" {
+			return fmt.Errorf("namespace type %v is unknown", t)
+		}
+		if p := k.Namespace.GetPath(); p != "" && !absNoNUL(p) {
+			return fmt.Errorf("namespace path %q is not a clean absolute path", p)
+		}
+		// A second join or create of the same type is nonsense, and this
+		// also bounds the joins the init's bootstrap reads.
+		if c.ns[t] {
+			return fmt.Errorf("namespace type %v is planned twice", t)
+		}
+		if c.ns == nil {
+			c.ns = map[stagev1.NamespaceType]bool{}
+		}
+		c.ns[t] = true
+	case *stagev1.Action_Cgroup:
+		p := k.Cgroup.GetPath()
+		if !absNoNUL(p) || filepath.Clean(p) != p {
+			return fmt.Errorf("cgroup path %q is not a clean absolute path", p)
+		}
+		if c.cgroup != "" && c.cgroup != p {
+			return fmt.Errorf("a second cgroup placement %q (already %q)", p, c.cgroup)
+		}
+		c.cgroup = p
+	case *stagev1.Action_Seccomp:
+		prog := k.Seccomp.GetProgram()
+		if len(prog) == 0 || len(prog)%8 != 0 || len(prog)/8 > MaxSeccompInsns {
+			return fmt.Errorf("seccomp program of %d bytes is not 1..%d instructions", len(prog), MaxSeccompInsns)
+		}
+	case *stagev1.Action_ProcAttr:
+		pa := k.ProcAttr
+		switch pa.GetLsm() {
+		case "", "apparmor", "selinux", "smack":
+		default:
+			return fmt.Errorf("proc attr for unknown LSM %q", pa.GetLsm())
+		}
+		switch pa.GetAttr() {
+		case "exec", "keycreate", "sockcreate":
+		default:
+			return fmt.Errorf("proc attr %q is not exec, keycreate or sockcreate", pa.GetAttr())
+		}
+		if v := pa.GetValue(); len(v) == 0 || len(v) > MaxAttrValue || strings.ContainsAny(v, "\x00\n") {
+			return fmt.Errorf("proc attr value of %d bytes is empty, too long or multi-line", len(v))
+		}
+	case *stagev1.Action_MountLabel:
+		if l := k.MountLabel.GetLabel(); strings.ContainsAny(l, ",\x00\n\"") || len(l) > MaxAttrValue {
+			return fmt.Errorf("mount label %q has characters a mount option cannot carry", l)
+		}
+	case *stagev1.Action_TimeOffsets:
+		if o := k.TimeOffsets; o.GetMonotonicNanos() >= 1e9 || o.GetBoottimeNanos() >= 1e9 {
+			return fmt.Errorf("time offsets: nanoseconds must be below 1e9")
+		}
+	case *stagev1.Action_Landlock:
+		ll := k.Landlock
+		if len(ll.GetRules()) > MaxLandlockRules {
+			return fmt.Errorf("landlock: %d rules, at most %d", len(ll.GetRules()), MaxLandlockRules)
+		}
+		for _, r := range ll.GetRules() {
+			if !absNoNUL(r.GetPath()) {
+				return fmt.Errorf("landlock rule path %q is not absolute", r.GetPath())
+			}
+		}
+	default:
+		return fmt.Errorf("unknown action kind %T", a.GetKind())
+	}
+	return nil
+}
+
+func absNoNUL(p string) bool {
+	return filepath.IsAbs(p) && len(p) <= MaxPath && strings.IndexByte(p, 0) < 0
+}
+
+// State checks the state a plugin asks the host to store.
+func State(st map[string]string) error {
+	if len(st) > MaxStateKeys {
+		return fmt.Errorf("invalid state: %d keys, at most %d", len(st), MaxStateKeys)
+	}
+	total := 0
+	for k, v := range st {
+		total += len(k) + len(v)
+	}
+	if total > MaxStateBytes {
+		return fmt.Errorf("invalid state: %d bytes, at most %d", total, MaxStateBytes)
+	}
+	return nil
+}
