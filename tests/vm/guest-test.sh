@@ -19,6 +19,8 @@ PLUGINS=${PLUGINS:-namespaces cgroupv2 seccomp lsm}
 mkdir -p .gotmp
 out=$(mktemp -d "$PWD/.gotmp/guest.XXXXXX")
 trap 'rm -rf "$out"' EXIT
+# Kept after the run; one per run, as several runs may share the tree.
+log=$out.log
 chmod 0755 "$out"
 
 start=$(date +%s)
@@ -34,19 +36,19 @@ built=$(date +%s)
 echo "guest-test: built in $((built - start)) s; booting the guest" >&2
 
 rc=0
-tests/vm/run.sh sh tests/vm/suite.sh "$out" "$@" 2>&1 | tee .gotmp/guest-test.log || rc=$?
+tests/vm/run.sh sh tests/vm/suite.sh "$out" "$@" 2>&1 | tee "$log" || rc=$?
 end=$(date +%s)
 
 echo
 echo "skipped tests and why:"
 awk '/^[ \t]*--- SKIP/ { name = $0; sub(/^[ \t]*--- SKIP: /, "", name); sub(/ \(.*/, "", name); print "  " name ": " why; next }
-     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' .gotmp/guest-test.log | head -40
-pass=$(grep -cE -- '^\s*--- PASS' .gotmp/guest-test.log || true)
-fail=$(grep -cE -- '^\s*--- FAIL' .gotmp/guest-test.log || true)
-skip=$(grep -cE -- '^\s*--- SKIP' .gotmp/guest-test.log || true)
+     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' "$log" | head -40
+pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
+fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
+skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
   echo "guest-test: the guest run failed outside any test (exit $rc)"
   fail=1
 fi
-echo "guest tests: $pass passed, $fail failed, $skip skipped; build $((built - start)) s, guest $((end - built)) s"
+echo "guest tests: $pass passed, $fail failed, $skip skipped; build $((built - start)) s, guest $((end - built)) s; log $log"
 exit "$rc"
