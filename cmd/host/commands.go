@@ -149,6 +149,7 @@ func lifecycleCommands() []*cli.Command {
 		specCommand(),
 		featuresCommand(),
 		execCommand(),
+		checkpointCommand(), restoreCommand(),
 		{
 			Name: "init", Hidden: true,
 			Action: func(c *cli.Context) error {

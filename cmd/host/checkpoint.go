@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/lifecycle"
+)
+
+// criuFlags are the CRIU options runc takes on both checkpoint and restore.
+func criuFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "image-path", Usage: "directory for the CRIU images"},
+		&cli.StringFlag{Name: "work-path", Usage: "directory for CRIU's log and work files (default: the image path)"},
+		&cli.BoolFlag{Name: "tcp-established", Usage: "allow open tcp connections"},
+		&cli.BoolFlag{Name: "ext-unix-sk", Usage: "allow external unix sockets"},
+		&cli.BoolFlag{Name: "shell-job", Usage: "allow shell jobs"},
+		&cli.BoolFlag{Name: "file-locks", Usage: "handle file locks"},
+	}
+}
+
+func checkpointCommand() *cli.Command {
+	return &cli.Command{
+		Name: "checkpoint", Usage: "checkpoint a running container with CRIU", ArgsUsage: "<container-id>",
+		Flags: append(criuFlags(),
+			&cli.BoolFlag{Name: "leave-running", Usage: "leave the container running after the checkpoint"}),
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1); err != nil {
+				return err
+			}
+			env, err := envFrom(c)
+			if err != nil {
+				return err
+			}
+			return lifecycle.Checkpoint(ctxOf(c), env, lifecycle.CheckpointOptions{
+				ID: c.Args().First(), Criu: c.String("criu"),
+				ImagePath: c.String("image-path"), WorkPath: c.String("work-path"),
+				LeaveRunning: c.Bool("leave-running"), TCPEstablished: c.Bool("tcp-established"),
+				ExtUnixSk: c.Bool("ext-unix-sk"), ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"),
+			})
+		},
+	}
+}
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name: "restore", Usage: "restore a container from a CRIU checkpoint", ArgsUsage: "<container-id>",
+		Flags: append(criuFlags(),
+			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"},
+			&cli.StringFlag{Name: "pid-file", Usage: "file to write the init's pid to"},
+			&cli.StringFlag{Name: "console-socket", Usage: "unix socket to send the pty master to"}),
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, 1); err != nil {
+				return err
+			}
+			env, err := envFrom(c)
+			if err != nil {
+				return err
+			}
+			id := c.Args().First()
+			detach := c.Bool("detach")
+			var sigs chan os.Signal
+			if !detach {
+				// CRIU detaches the tree; as subreaper rung gets it back
+				// and can wait for it as `run` does.
+				if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+					return err
+				}
+				sigs = make(chan os.Signal, 32)
+				signal.Notify(sigs)
+				defer signal.Stop(sigs)
+			}
+			pid, err := lifecycle.Restore(ctxOf(c), env, lifecycle.RestoreOptions{
+				ID: id, Criu: c.String("criu"),
+				ImagePath: c.String("image-path"), WorkPath: c.String("work-path"),
+				Bundle: c.String("bundle"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
+				TCPEstablished: c.Bool("tcp-established"), ExtUnixSk: c.Bool("ext-unix-sk"),
+				ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"),
+			})
+			if err != nil || detach {
+				return err
+			}
+			code := waitContainer(pid, sigs)
+			if err := lifecycle.Delete(ctxOf(c), env, id, true); err != nil {
+				logFrom(c).Warnf("%v", err)
+			}
+			if code != 0 {
+				return exitStatus{code}
+			}
+			return nil
+		},
+	}
+}

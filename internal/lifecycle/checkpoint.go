@@ -1,0 +1,538 @@
+package lifecycle
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/launcher"
+	"github.com/rung-runtime/rung/internal/state"
+)
+
+// CheckpointOptions are `rung checkpoint`'s flags (runc's names).
+type CheckpointOptions struct {
+	ID             string
+	Criu           string // the global --criu
+	ImagePath      string
+	WorkPath       string
+	LeaveRunning   bool
+	TCPEstablished bool
+	ExtUnixSk      bool
+	ShellJob       bool
+	FileLocks      bool
+}
+
+// RestoreOptions are `rung restore`'s flags.
+type RestoreOptions struct {
+	ID             string
+	Criu           string
+	ImagePath      string
+	WorkPath       string
+	Bundle         string
+	PidFile        string
+	ConsoleSocket  string
+	TCPEstablished bool
+	ExtUnixSk      bool
+	ShellJob       bool
+	FileLocks      bool
+}
+
+// checkpointMeta is what rung keeps next to CRIU's images so a restore knows
+// what the dumped container looked like.
+type checkpointMeta struct {
+	ID     string      `json:"id"`
+	Bundle string      `json:"bundle"`
+	Rootfs string      `json:"rootfs"`
+	Spec   *specs.Spec `json:"spec"`
+	// Descriptors are the init's fds 0-2 as /proc/PID/fd shows them (runc's
+	// descriptors.json): a pipe among them is handed over on restore.
+	Descriptors []string `json:"descriptors"`
+}
+
+const (
+	checkpointMetaName = "rung-checkpoint.json"
+	// runc's name, which tools that look into images know.
+	descriptorsName = "descriptors.json"
+	dumpLogName     = "dump.log"
+	restoreLogName  = "restore.log"
+)
+
+// Checkpoint dumps a running container with CRIU. Without LeaveRunning the
+// container's processes are gone afterwards and it is stopped.
+func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
+	if err := state.ValidateID(opts.ID); err != nil {
+		return err
+	}
+	if opts.ImagePath == "" {
+		return fmt.Errorf("container %q: checkpoint: --image-path is required", opts.ID)
+	}
+	unlock, err := env.Store.Lock(opts.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := env.Store.Load(opts.ID)
+	if err != nil {
+		return err
+	}
+	if st := rec.Current(env.Store); st != state.Running {
+		return fmt.Errorf("container %q: checkpoint: container is %s, not running", opts.ID, st)
+	}
+	images, work, err := criuDirs(opts.ImagePath, opts.WorkPath)
+	if err != nil {
+		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
+	}
+	meta := checkpointMeta{ID: rec.ID, Bundle: rec.Bundle, Rootfs: rec.Rootfs, Spec: rec.Spec,
+		Descriptors: descriptorsOf(rec.Pid)}
+	if err := writeJSONFile(filepath.Join(images, checkpointMetaName), meta); err != nil {
+		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
+	}
+	if err := writeJSONFile(filepath.Join(images, descriptorsName), meta.Descriptors); err != nil {
+		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
+	}
+	args := dumpArgs(rec, images, work, opts)
+	env.Log.Debug("criu dump", "container", opts.ID, "args", strings.Join(args, " "))
+	if err := runCriu(ctx, opts.Criu, args, filepath.Join(work, dumpLogName), nil); err != nil {
+		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
+	}
+	if opts.LeaveRunning {
+		return nil
+	}
+	// CRIU killed the tree once the images were written; the init may not be
+	// reaped yet by whoever is its parent.
+	waitGone(rec)
+	rec.Status = state.Stopped
+	return env.Store.Save(rec)
+}
+
+// dumpArgs is the criu dump command line runc's options amount to.
+func dumpArgs(rec *state.Container, images, work string, opts CheckpointOptions) []string {
+	args := []string{"dump", "--tree", strconv.Itoa(rec.Pid), "--images-dir", images, "--work-dir", work,
+		"--root", rec.Rootfs, "--manage-cgroups", "-v4", "--log-file", dumpLogName}
+	for _, m := range extMountsForDump(rec.Spec, rec.Pid) {
+		args = append(args, "--ext-mount-map", m)
+	}
+	if rec.Spec != nil && rec.Spec.Process != nil && rec.Spec.Process.Terminal {
+		args = append(args, "--orphan-pts-master")
+	}
+	return append(args, criuFlags(opts.LeaveRunning, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+}
+
+func criuFlags(leave, tcp, unixSk, shell, locks bool) []string {
+	var out []string
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{leave, "--leave-running"}, {tcp, "--tcp-established"}, {unixSk, "--ext-unix-sk"}, {shell, "--shell-job"}, {locks, "--file-locks"}} {
+		if f.on {
+			out = append(out, f.flag)
+		}
+	}
+	return out
+}
+
+// extMountsForDump names, as runc does, every mount CRIU cannot dump itself:
+// bind mounts (their source is outside the container) and the /dev/null
+// binds over masked files, which restore maps back to the host's /dev/null.
+func extMountsForDump(spec *specs.Spec, pid int) []string {
+	if spec == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range bindMounts(spec) {
+		out = append(out, m.Destination+":"+m.Destination)
+	}
+	if spec.Linux != nil {
+		for _, p := range spec.Linux.MaskedPaths {
+			fi, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid), "root", p))
+			if err != nil || fi.IsDir() {
+				continue // a missing path is not masked; a dir gets a tmpfs CRIU dumps
+			}
+			out = append(out, p+":/dev/null")
+		}
+	}
+	return out
+}
+
+func bindMounts(spec *specs.Spec) []specs.Mount {
+	var out []specs.Mount
+	for _, m := range spec.Mounts {
+		bind := m.Type == "bind"
+		for _, o := range m.Options {
+			if o == "bind" || o == "rbind" {
+				bind = true
+			}
+		}
+		if bind {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func extMountsForRestore(spec *specs.Spec) []string {
+	var out []string
+	for _, m := range bindMounts(spec) {
+		out = append(out, m.Destination+":"+m.Source)
+	}
+	if spec.Linux != nil && len(spec.Linux.MaskedPaths) > 0 {
+		out = append(out, "/dev/null:/dev/null")
+	}
+	return out
+}
+
+// descriptorsOf reads the init's stdio links; an unreadable one is "".
+func descriptorsOf(pid int) []string {
+	out := make([]string, 3)
+	for i := range out {
+		out[i], _ = os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, i))
+	}
+	return out
+}
+
+func criuDirs(images, work string) (string, string, error) {
+	images, err := filepath.Abs(images)
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(images, 0o700); err != nil {
+		return "", "", fmt.Errorf("--image-path: %w", err)
+	}
+	if work == "" {
+		return images, images, nil
+	}
+	if work, err = filepath.Abs(work); err != nil {
+		return "", "", err
+	}
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return "", "", fmt.Errorf("--work-path: %w", err)
+	}
+	return images, work, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// runCriu runs criu and turns a failure into one line carrying criu's last
+// error. prep, when set, adjusts the command (extra fds) before it starts.
+func runCriu(ctx context.Context, bin string, args []string, logPath string, prep func(*exec.Cmd)) error {
+	if bin == "" {
+		bin = "criu"
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	// criu's own chatter belongs in its log, never on the container's or
+	// the caller's stdio.
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if prep != nil {
+		prep(cmd)
+	}
+	if err := cmd.Run(); err != nil {
+		line := lastCriuError(logPath)
+		if line == "" {
+			line = lastLine(out.String())
+		}
+		if line == "" {
+			line = err.Error()
+		}
+		return fmt.Errorf("criu %s failed: %s (log: %s)", args[0], line, logPath)
+	}
+	return nil
+}
+
+// lastCriuError is the last "Error (...)" line of a criu log, the one that
+// usually names the cause.
+func lastCriuError(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	last := ""
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		l := sc.Text()
+		if i := strings.Index(l, "Error ("); i >= 0 {
+			last = strings.TrimSpace(l[i:])
+		}
+	}
+	return last
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// CriuCheck runs `criu check` and returns its last error line when the
+// kernel (or criu) cannot checkpoint here.
+func CriuCheck(ctx context.Context, bin string) error {
+	if bin == "" {
+		bin = "criu"
+	}
+	out, err := exec.CommandContext(ctx, bin, "check").CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	last := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, "Error ("); i >= 0 {
+			last = strings.TrimSpace(l[i:])
+		}
+	}
+	if last == "" {
+		last = lastLine(string(out))
+	}
+	if last == "" {
+		last = err.Error()
+	}
+	return fmt.Errorf("criu check failed: %s", last)
+}
+
+// Restore makes a new container from a checkpoint: a state record as
+// create makes, the cgroup from the cgroup stage's Prepare, and the process
+// tree from CRIU. It returns the restored init's pid.
+func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err error) {
+	if err := state.ValidateID(opts.ID); err != nil {
+		return 0, err
+	}
+	if opts.ImagePath == "" {
+		return 0, fmt.Errorf("container %q: restore: --image-path is required", opts.ID)
+	}
+	images, work, err := criuDirs(opts.ImagePath, opts.WorkPath)
+	if err != nil {
+		return 0, fmt.Errorf("container %q: restore: %w", opts.ID, err)
+	}
+	var meta checkpointMeta
+	if b, err := os.ReadFile(filepath.Join(images, checkpointMetaName)); err != nil {
+		return 0, fmt.Errorf("container %q: restore: %w (not a rung checkpoint?)", opts.ID, err)
+	} else if err := json.Unmarshal(b, &meta); err != nil {
+		return 0, fmt.Errorf("container %q: restore: %s: %w", opts.ID, checkpointMetaName, err)
+	}
+	bundle, err := LoadBundle(opts.Bundle)
+	if err != nil {
+		return 0, fmt.Errorf("container %q: %w", opts.ID, err)
+	}
+	if bundle.Spec.Process == nil {
+		return 0, fmt.Errorf("container %q: config.json: process: missing", opts.ID)
+	}
+	if bundle.Spec.Process.Terminal || opts.ConsoleSocket != "" {
+		return 0, fmt.Errorf("container %q: restore: process.terminal: restoring a terminal container is not supported yet", opts.ID)
+	}
+	for _, ns := range bundle.Spec.Linux.Namespaces {
+		if ns.Path != "" {
+			return 0, fmt.Errorf("container %q: restore: linux.namespaces: joining namespace %s at %s is not supported on restore", opts.ID, ns.Type, ns.Path)
+		}
+	}
+	set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins)
+	if err != nil {
+		return 0, fmt.Errorf("container %q: %w", opts.ID, err)
+	}
+	c := &creation{env: env, opts: CreateOptions{ID: opts.ID, Bundle: opts.Bundle, PidFile: opts.PidFile},
+		bundle: bundle, plugins: set, began: time.Now()}
+	defer func() { set.Close() }()
+	if err := c.validate(ctx); err != nil {
+		return 0, fmt.Errorf("container %q: %w", opts.ID, err)
+	}
+	// CRIU rebuilds namespaces, seccomp and LSM labels from the images; only
+	// the stage that owns the cgroup has out-of-process work to redo.
+	var keep launcher.Set
+	for _, p := range set {
+		if p.Desc.GetResources() {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) == 0 {
+		return 0, fmt.Errorf("container %q: restore: no stage manages its cgroup", opts.ID)
+	}
+	c.plugins = keep
+	if err := env.Store.Reserve(opts.ID); err != nil {
+		return 0, err
+	}
+	c.saver = env.Store.Saver(opts.ID)
+	defer c.saver.Close()
+	defer func() {
+		if err != nil {
+			c.abort()
+		}
+	}()
+	if err := c.restore(ctx, images, work, &meta, opts); err != nil {
+		return 0, fmt.Errorf("container %q: restore: %w", opts.ID, err)
+	}
+	return c.rec.Pid, nil
+}
+
+func (c *creation) restore(ctx context.Context, images, work string, meta *checkpointMeta, opts RestoreOptions) error {
+	owner := ""
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	c.rec = &state.Container{
+		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Created: time.Now().UTC(),
+		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
+		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
+	}
+	for _, p := range c.plugins {
+		c.rec.Plugins[p.Spec.Stage] = &state.PluginRecord{Stage: p.Spec.Stage, Binary: p.Path, PrepareStarted: true,
+			Resources: p.Desc.GetResources(), NoDestroy: p.Desc.GetNoDestroy()}
+	}
+	if err := c.step("prepare"); err != nil {
+		return err
+	}
+	if err := c.prepare(ctx); err != nil {
+		return err
+	}
+	if c.plan.cgroupDir == "" {
+		return errors.New("the cgroup stage placed the container in no cgroup")
+	}
+	cgRoot, err := cgroupRelPath(c.plan.cgroupDir)
+	if err != nil {
+		return err
+	}
+	pidFile := filepath.Join(c.env.Store.Dir(c.opts.ID), "criu.pid")
+	mnt := filepath.Join(c.env.Store.Dir(c.opts.ID), "criu-root")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		return err
+	}
+	defer os.Remove(mnt)
+	args := []string{"restore", "--restore-detached", "--pidfile", pidFile, "--images-dir", images,
+		"--work-dir", work, "--root", mnt, "--manage-cgroups", "--cgroup-root", cgRoot,
+		"-v4", "--log-file", restoreLogName}
+	for _, m := range extMountsForRestore(c.bundle.Spec) {
+		args = append(args, "--ext-mount-map", m)
+	}
+	args = append(args, criuFlags(false, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+	// The caller's stdio takes the place of the pipes the dumped init had,
+	// as runc does for containerd's fifos.
+	var extra []*os.File
+	for i, d := range meta.Descriptors {
+		if strings.HasPrefix(d, "pipe:") && i < len(c.env.Stdio) && c.env.Stdio[i] != nil {
+			args = append(args, "--inherit-fd", fmt.Sprintf("fd[%d]:%s", 3+len(extra), d))
+			extra = append(extra, c.env.Stdio[i])
+		}
+	}
+	if err := c.step("restore"); err != nil {
+		return err
+	}
+	c.env.Log.Debug("criu restore", "container", c.opts.ID, "args", strings.Join(args, " "))
+	err = inPrivateMountNS(c.bundle.Rootfs, mnt, func() error {
+		return runCriu(ctx, opts.Criu, args, filepath.Join(work, restoreLogName), func(cmd *exec.Cmd) {
+			cmd.ExtraFiles = extra
+		})
+	})
+	if b, rerr := os.ReadFile(pidFile); rerr == nil {
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil && pid > 0 {
+			if rperr := c.recordPid(pid); rperr != nil && err == nil {
+				err = rperr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if c.rec.Pid == 0 {
+		return fmt.Errorf("criu restore wrote no pid to %s", pidFile)
+	}
+	// CRIU put the tree in the cgroup already; Attach makes sure of the
+	// init and lets the stage record what it needs.
+	if err := c.attach(ctx, c.rec.Pid); err != nil {
+		return err
+	}
+	if c.opts.PidFile != "" {
+		if err := writePidFile(c.opts.PidFile, c.rec.Pid); err != nil {
+			return err
+		}
+	}
+	c.rec.Status = state.Running
+	c.rec.CreatorPid = 0
+	return c.step("restored")
+}
+
+// cgroupRelPath is a cgroup directory as CRIU's --cgroup-root wants it:
+// relative to the cgroup2 mount it lives on.
+func cgroupRelPath(dir string) (string, error) {
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	for _, m := range mounts {
+		if (dir == m.Mountpoint || strings.HasPrefix(dir, m.Mountpoint+"/")) && len(m.Mountpoint) > len(best) {
+			best = m.Mountpoint
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("cgroup %s is on no cgroup2 mount", dir)
+	}
+	rel := strings.TrimPrefix(dir, best)
+	if rel == "" {
+		rel = "/"
+	}
+	return rel, nil
+}
+
+// inPrivateMountNS runs f on a thread of its own in a new mount namespace
+// where rootfs is bind-mounted on mnt (CRIU wants the root to restore into
+// to be a mount point, as runc arranges), so the host never sees the mount.
+// The thread goes back to the host's namespace afterwards: a thread that
+// dies would SIGKILL the plugins it may have forked earlier (Pdeathsig).
+func inPrivateMountNS(rootfs, mnt string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		cwd, err := os.Getwd()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		orig, err := os.Open("/proc/thread-self/ns/mnt")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		// CLONE_FS: setns back into a mount namespace needs an unshared fs.
+		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		errc <- func() error {
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("private mount namespace: %w", err)
+			}
+			if err := unix.Mount(rootfs, mnt, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("bind %s on %s: %w", rootfs, mnt, err)
+			}
+			return f()
+		}()
+		// Only a thread back in the host's namespace, in the process's cwd,
+		// may run other goroutines; otherwise it stays locked and dies.
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNS) == nil && unix.Chdir(cwd) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return <-errc
+}
