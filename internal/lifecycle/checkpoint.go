@@ -259,24 +259,34 @@ func runCriu(ctx context.Context, bin string, args []string, logPath string, pre
 	return nil
 }
 
-// lastCriuError is the last "Error (...)" line of a criu log, the one that
-// usually names the cause.
+// lastCriuError is the first and last "Error (...)" lines of a criu log:
+// the first usually names the cause, the last what criu gave up on.
 func lastCriuError(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	last := ""
+	var lines []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		l := sc.Text()
 		if i := strings.Index(l, "Error ("); i >= 0 {
-			last = strings.TrimSpace(l[i:])
+			lines = append(lines, strings.TrimSpace(l[i:]))
 		}
 	}
-	return last
+	return firstAndLast(lines)
+}
+
+func firstAndLast(lines []string) string {
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	return lines[0] + " ... " + lines[len(lines)-1]
 }
 
 func lastLine(s string) string {
@@ -294,12 +304,13 @@ func CriuCheck(ctx context.Context, bin string) error {
 	if err == nil {
 		return nil
 	}
-	last := ""
+	var errs []string
 	for _, l := range strings.Split(string(out), "\n") {
 		if i := strings.Index(l, "Error ("); i >= 0 {
-			last = strings.TrimSpace(l[i:])
+			errs = append(errs, strings.TrimSpace(l[i:]))
 		}
 	}
+	last := firstAndLast(errs)
 	if last == "" {
 		last = lastLine(string(out))
 	}
