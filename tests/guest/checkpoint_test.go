@@ -1,12 +1,16 @@
 package guest
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -83,6 +87,7 @@ func TestCheckpointRestoreCounter(t *testing.T) {
 		t.Errorf("after restore: state %q pid %d, want running pid %d", st.Status, st.Pid, rpid)
 	}
 	first := counterOf(t, rpid)
+	t.Logf("counter %d before the checkpoint, %d read first after restore", before, first)
 	if first < before {
 		t.Errorf("restored counter reads %d, want it to go on from %d, reached before the checkpoint", first, before)
 	}
@@ -112,4 +117,161 @@ func criuLogTail(path string) string {
 		lines = lines[len(lines)-30:]
 	}
 	return path + ":\n" + strings.Join(lines, "\n")
+}
+
+// With pipes for stdio, as containerd's shim gives, the dumped init's pipes
+// are handed the restoring caller's stdio (runc's descriptors.json and
+// --inherit-fd): its output reaches the new reader. --leave-running keeps
+// the container going; a restore without --detach waits for the container
+// and removes it when it exits.
+func TestCheckpointRestorePipes(t *testing.T) {
+	requireGuest(t)
+	requireCriu(t)
+	rt, snap := setup(t)
+	id := tu.ID(t)
+	bundle := tu.Bundle(t, tu.Shell(`i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done`))
+	inR, inW := pipe(t)
+	outR, outW := pipe(t)
+	res := rt.Exec(t, tu.ExecOpts{Dir: bundle, Args: []string{"create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "init.pid"), id},
+		Stdin: inR, Stdout: outW, Stderr: outW})
+	if res.Exit != 0 {
+		t.Fatalf("create: %s", res)
+	}
+	inR.Close()
+	outW.Close()
+	rt.Start(t, id)
+	lines := readLines(t, outR)
+	if n := waitCount(lines, 3); n < 3 {
+		t.Fatalf("container printed nothing (last %d)", n)
+	}
+
+	images := filepath.Join(t.TempDir(), "images")
+	res = rt.Exec(t, tu.ExecOpts{Args: []string{"checkpoint", "--image-path", images, "--leave-running", id}})
+	if res.Exit != 0 {
+		t.Fatalf("checkpoint --leave-running: %s\n%s", res, criuLogTail(filepath.Join(images, "dump.log")))
+	}
+	if st := rt.State(t, id); st.Status != specs.StateRunning {
+		t.Fatalf("after checkpoint --leave-running: status %q, want running", st.Status)
+	}
+	mark := waitCount(lines, 0)
+	if n := waitCount(lines, mark+2); n < mark+2 {
+		t.Errorf("output stopped at %d after checkpoint --leave-running", n)
+	}
+
+	images2 := filepath.Join(t.TempDir(), "images2")
+	res = rt.Exec(t, tu.ExecOpts{Args: []string{"checkpoint", "--image-path", images2, id}})
+	if res.Exit != 0 {
+		t.Fatalf("checkpoint: %s\n%s", res, criuLogTail(filepath.Join(images2, "dump.log")))
+	}
+	if st := rt.State(t, id); st.Status != specs.StateStopped {
+		t.Errorf("after checkpoint: status %q, want stopped", st.Status)
+	}
+	// The dumped tree was the pipe's last writer: read it to the end.
+	dumpedAt, eof := waitEOF(lines)
+	if !eof {
+		t.Errorf("the checkpointed container's stdout pipe still has a writer")
+	}
+	rt.MustDelete(t, id, false)
+	inW.Close()
+
+	// Foreground restore: rung waits for the restored container.
+	inR2, inW2 := pipe(t)
+	outR2, outW2 := pipe(t)
+	defer inW2.Close()
+	pidFile := filepath.Join(t.TempDir(), "restored.pid")
+	cmd := exec.Command(rt.Bin, "--root", rt.Root, "--log", rt.Log, "--log-format", "json",
+		"restore", "--image-path", images2, "--bundle", bundle, "--pid-file", pidFile, id)
+	cmd.Dir = bundle
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR2, outW2, outW2
+	cmd.Env = append(os.Environ(), rt.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	})
+	inR2.Close()
+	outW2.Close()
+	lines2 := readLines(t, outR2)
+	// Pipe data unread at the dump may be replayed, so the first number
+	// can repeat an old one; a restarted loop would print 1.
+	first := waitCount(lines2, 1)
+	t.Logf("the checkpoint ended the output at %d; the restored container printed %d first", dumpedAt, first)
+	if first <= 1 {
+		t.Errorf("restored container printed %d first: its loop started over", first)
+	}
+	if n := waitCount(lines2, dumpedAt+2); n < dumpedAt+2 {
+		t.Errorf("restored output stopped at %d, the checkpoint was at %d", n, dumpedAt)
+	}
+	if st := rt.State(t, id); st.Status != specs.StateRunning {
+		t.Errorf("after restore: status %q, want running", st.Status)
+	}
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"kill", id, "KILL"}}); r.Exit != 0 {
+		t.Fatalf("kill: %s", r)
+	}
+	err := <-done
+	done <- err
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+		t.Errorf("foreground restore ended with %v, want exit 137 (the container's SIGKILL)", err)
+	}
+	if _, r := rt.TryState(t, id); r.Exit == 0 {
+		t.Errorf("container %s still exists after a foreground restore ended", id)
+	}
+	tu.CheckNoLeaks(t, snap, id)
+}
+
+func pipe(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
+// counter is the last number a container printed, updated by a reader.
+type counter struct {
+	mu   sync.Mutex
+	last int
+	eof  bool
+}
+
+func readLines(t *testing.T, r *os.File) *counter {
+	t.Helper()
+	c := &counter{last: -1}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			if n, err := strconv.Atoi(strings.TrimSpace(sc.Text())); err == nil {
+				c.mu.Lock()
+				c.last = n
+				c.mu.Unlock()
+			}
+		}
+		c.mu.Lock()
+		c.eof = true
+		c.mu.Unlock()
+	}()
+	return c
+}
+
+// waitCount polls until the counter reaches at least n and returns it.
+func waitCount(c *counter, n int) int {
+	get := func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.last }
+	tu.Poll(func() bool { return get() >= n })
+	return get()
+}
+
+// waitEOF polls until every writer of the pipe is gone and returns the last
+// number read.
+func waitEOF(c *counter) (int, bool) {
+	get := func() (int, bool) { c.mu.Lock(); defer c.mu.Unlock(); return c.last, c.eof }
+	tu.Poll(func() bool { _, eof := get(); return eof })
+	return get()
 }
