@@ -57,9 +57,13 @@ func Defaults() []Spec {
 	}
 }
 
+// A plugin's start is exec plus the Go runtime plus the handshake: a few ms
+// on an idle host, but seconds on a loaded one or under emulation, and a
+// missed start deadline fails the create; a call on a started plugin is
+// cheap, so its deadline is the one that catches hangs.
 const (
 	defaultTimeout      = 10 * time.Second
-	defaultStartTimeout = 5 * time.Second
+	defaultStartTimeout = 15 * time.Second
 )
 
 // PluginDirs is where plugin names are looked up: $RUNG_PLUGIN_DIR alone
