@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
 # Runs every test (unit and, as root, end to end) and ends with one count
-# line. Skips are counted apart: a skip is never a pass.
+# line. Skips are listed with their reasons: a skip is never a pass. A
+# package that fails is run once more; a test that then passes is listed as
+# flaky, so a retry never hides.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 export RUNG_BIN="$PWD/bin/rung"
-go test -count=1 -v -timeout 30m ./... 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-echo
-echo "skipped tests and why:"
-# go test -v prints a skip's reason on the line before its "--- SKIP".
-awk '/^[ \t]*--- SKIP/ { name = $0; sub(/^[ \t]*--- SKIP: /, "", name); sub(/ \(.*/, "", name); print "  " name ": " why; next }
-     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' "$log" | head -60
-pass=$(grep -cE -- '^\s*--- PASS' "$log")
-fail=$(grep -cE -- '^\s*--- FAIL' "$log")
-skip=$(grep -cE -- '^\s*--- SKIP' "$log")
-if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
-  echo "go test failed outside any test (build error or panic)"
-  fail=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/summary" ./tests/summary || exit 1
+go test -count=1 -json -timeout 30m ./... 2>&1 | "$work/summary" -stream -out "$work/first.json"
+failed=$("$work/summary" -failed "$work/first.json")
+files=("$work/first.json")
+if [ -n "$failed" ]; then
+  echo
+  echo "retrying the packages that failed:" $failed
+  # shellcheck disable=SC2086
+  go test -count=1 -json -timeout 30m $failed 2>&1 | "$work/summary" -stream -out "$work/retry.json"
+  files+=("$work/retry.json")
 fi
-echo "tests: $pass passed, $fail failed, $skip skipped"
-exit "$rc"
+"$work/summary" "${files[@]}"
