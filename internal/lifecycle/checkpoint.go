@@ -34,21 +34,33 @@ type CheckpointOptions struct {
 	ExtUnixSk      bool
 	ShellJob       bool
 	FileLocks      bool
+	// ManageCgroupsMode is runc's --manage-cgroups-mode (soft, full, strict,
+	// ignore); empty is CRIU's default.
+	ManageCgroupsMode string
+	// EmptyNs names namespaces (runc's "network") CRIU leaves out of the
+	// images; whoever restores makes them.
+	EmptyNs    []string
+	AutoDedup  bool
+	ParentPath string
+	PreDump    bool
 }
 
 // RestoreOptions are `rung restore`'s flags.
 type RestoreOptions struct {
-	ID             string
-	Criu           string
-	ImagePath      string
-	WorkPath       string
-	Bundle         string
-	PidFile        string
-	ConsoleSocket  string
-	TCPEstablished bool
-	ExtUnixSk      bool
-	ShellJob       bool
-	FileLocks      bool
+	ID                string
+	Criu              string
+	ImagePath         string
+	WorkPath          string
+	Bundle            string
+	PidFile           string
+	ConsoleSocket     string
+	TCPEstablished    bool
+	ExtUnixSk         bool
+	ShellJob          bool
+	FileLocks         bool
+	ManageCgroupsMode string
+	EmptyNs           []string
+	AutoDedup         bool
 }
 
 // checkpointMeta is what rung keeps next to CRIU's images so a restore knows
@@ -80,6 +92,9 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 	if opts.ImagePath == "" {
 		return fmt.Errorf("container %q: checkpoint: --image-path is required", opts.ID)
 	}
+	if err := CheckManageCgroupsMode(opts.ManageCgroupsMode); err != nil {
+		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
+	}
 	unlock, err := env.Store.Lock(opts.ID)
 	if err != nil {
 		return err
@@ -109,7 +124,7 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 	if err := runCriu(ctx, opts.Criu, args, filepath.Join(work, dumpLogName), nil); err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
 	}
-	if opts.LeaveRunning {
+	if opts.LeaveRunning || opts.PreDump {
 		return nil
 	}
 	// CRIU killed the tree once the images were written; the init may not be
@@ -121,15 +136,88 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 
 // dumpArgs is the criu dump command line runc's options amount to.
 func dumpArgs(rec *state.Container, images, work string, opts CheckpointOptions) []string {
-	args := []string{"dump", "--tree", strconv.Itoa(rec.Pid), "--images-dir", images, "--work-dir", work,
-		"--root", rec.Rootfs, "--manage-cgroups", "-v4", "--log-file", dumpLogName}
+	cmd := "dump"
+	if opts.PreDump {
+		// A pre-dump only copies memory; the container keeps running.
+		cmd = "pre-dump"
+	}
+	args := []string{cmd, "--tree", strconv.Itoa(rec.Pid), "--images-dir", images, "--work-dir", work,
+		"--root", rec.Rootfs, manageCgroups(opts.ManageCgroupsMode), "-v4", "--log-file", dumpLogName}
+	if opts.ParentPath != "" {
+		// CRIU takes it relative to the images dir, as runc passes it.
+		args = append(args, "--prev-images-dir", opts.ParentPath, "--track-mem")
+	} else if opts.PreDump {
+		args = append(args, "--track-mem")
+	}
 	for _, m := range extMountsForDump(rec.Spec, rec.Pid) {
 		args = append(args, "--ext-mount-map", m)
+	}
+	// A joined network namespace (a CNI one) is not the container's to
+	// dump: CRIU records it as external and restore hands it back (runc).
+	if ino, ok := joinedNetNSInode(rec.Spec); ok {
+		args = append(args, "--external", fmt.Sprintf("net[%d]:%s", ino, extNetNSKey))
 	}
 	if rec.Spec != nil && rec.Spec.Process != nil && rec.Spec.Process.Terminal {
 		args = append(args, "--orphan-pts-master")
 	}
-	return append(args, criuFlags(opts.LeaveRunning, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+	for _, ns := range opts.EmptyNs {
+		args = append(args, "--empty-ns", criuNSName(ns))
+	}
+	if opts.AutoDedup {
+		args = append(args, "--auto-dedup")
+	}
+	return append(args, criuFlags(opts.LeaveRunning && !opts.PreDump, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+}
+
+// extNetNSKey is runc's name for a joined network namespace in the images.
+const extNetNSKey = "extRootNetNS"
+
+func manageCgroups(mode string) string {
+	if mode == "" {
+		return "--manage-cgroups"
+	}
+	return "--manage-cgroups=" + mode
+}
+
+// criuNSName is CRIU's name of a runtime-spec namespace type.
+func criuNSName(ns string) string {
+	if ns == string(specs.NetworkNamespace) {
+		return "net"
+	}
+	return ns
+}
+
+func joinedNetNSPath(spec *specs.Spec) string {
+	if spec == nil || spec.Linux == nil {
+		return ""
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+func joinedNetNSInode(spec *specs.Spec) (uint64, bool) {
+	p := joinedNetNSPath(spec)
+	if p == "" {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
+// CheckManageCgroupsMode accepts runc's --manage-cgroups-mode values.
+func CheckManageCgroupsMode(mode string) error {
+	switch mode {
+	case "", "soft", "full", "strict", "ignore":
+		return nil
+	}
+	return fmt.Errorf("--manage-cgroups-mode: %q is not soft, full, strict or ignore", mode)
 }
 
 func criuFlags(leave, tcp, unixSk, shell, locks bool) []string {
@@ -184,10 +272,14 @@ func bindMounts(spec *specs.Spec) []specs.Mount {
 	return out
 }
 
-func extMountsForRestore(spec *specs.Spec) []string {
+func extMountsForRestore(spec *specs.Spec, bundle string) []string {
 	var out []string
 	for _, m := range bindMounts(spec) {
-		out = append(out, m.Destination+":"+m.Source)
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(bundle, src) // as create resolves it
+		}
+		out = append(out, m.Destination+":"+src)
 	}
 	if spec.Linux != nil && len(spec.Linux.MaskedPaths) > 0 {
 		out = append(out, "/dev/null:/dev/null")
@@ -330,6 +422,14 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 	if opts.ImagePath == "" {
 		return 0, fmt.Errorf("container %q: restore: --image-path is required", opts.ID)
 	}
+	if err := CheckManageCgroupsMode(opts.ManageCgroupsMode); err != nil {
+		return 0, fmt.Errorf("container %q: restore: %w", opts.ID, err)
+	}
+	if opts.ManageCgroupsMode == "ignore" {
+		// rung does not run criu inside the new cgroup, so CRIU must place
+		// the tree itself.
+		return 0, fmt.Errorf("container %q: restore: --manage-cgroups-mode ignore is not supported", opts.ID)
+	}
 	images, work, err := criuDirs(opts.ImagePath, opts.WorkPath)
 	if err != nil {
 		return 0, fmt.Errorf("container %q: restore: %w", opts.ID, err)
@@ -351,7 +451,7 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 		return 0, fmt.Errorf("container %q: restore: process.terminal: restoring a terminal container is not supported yet", opts.ID)
 	}
 	for _, ns := range bundle.Spec.Linux.Namespaces {
-		if ns.Path != "" {
+		if ns.Path != "" && ns.Type != specs.NetworkNamespace {
 			return 0, fmt.Errorf("container %q: restore: linux.namespaces: joining namespace %s at %s is not supported on restore", opts.ID, ns.Type, ns.Path)
 		}
 	}
@@ -427,15 +527,30 @@ func (c *creation) restore(ctx context.Context, images, work string, meta *check
 	}
 	defer os.Remove(mnt)
 	args := []string{"restore", "--restore-detached", "--pidfile", pidFile, "--images-dir", images,
-		"--work-dir", work, "--root", mnt, "--manage-cgroups", "--cgroup-root", cgRoot,
+		"--work-dir", work, "--root", mnt, manageCgroups(opts.ManageCgroupsMode), "--cgroup-root", cgRoot,
 		"-v4", "--log-file", restoreLogName}
-	for _, m := range extMountsForRestore(c.bundle.Spec) {
+	for _, m := range extMountsForRestore(c.bundle.Spec, c.bundle.Dir) {
 		args = append(args, "--ext-mount-map", m)
 	}
 	args = append(args, criuFlags(false, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+	for _, ns := range opts.EmptyNs {
+		args = append(args, "--empty-ns", criuNSName(ns))
+	}
+	if opts.AutoDedup {
+		args = append(args, "--auto-dedup")
+	}
+	var extra []*os.File
+	if p := joinedNetNSPath(c.bundle.Spec); p != "" {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: network path: %w", err)
+		}
+		defer f.Close()
+		args = append(args, "--inherit-fd", fmt.Sprintf("fd[%d]:%s", 3+len(extra), extNetNSKey))
+		extra = append(extra, f)
+	}
 	// The caller's stdio takes the place of the pipes the dumped init had,
 	// as runc does for containerd's fifos.
-	var extra []*os.File
 	for i, d := range meta.Descriptors {
 		if strings.HasPrefix(d, "pipe:") && i < len(c.env.Stdio) && c.env.Stdio[i] != nil {
 			args = append(args, "--inherit-fd", fmt.Sprintf("fd[%d]:%s", 3+len(extra), d))

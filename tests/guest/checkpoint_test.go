@@ -53,10 +53,23 @@ func TestCheckpointRestoreCounter(t *testing.T) {
 
 	// The loop only counts up, so what it had reached before the dump is a
 	// floor for what the restored one reads.
+	// A pre-dump copies memory and leaves the container running; the dump
+	// then writes only what changed since (--parent-path, relative to the
+	// images as runc and CRIU take it).
+	dir := t.TempDir()
+	pre := filepath.Join(dir, "pre")
+	res := rt.Exec(t, tu.ExecOpts{Args: []string{"checkpoint", "--pre-dump", "--image-path", pre, id}})
+	if res.Exit != 0 {
+		t.Fatalf("checkpoint --pre-dump: %s\n%s", res, criuLogTail(filepath.Join(pre, "dump.log")))
+	}
+	if st := rt.State(t, id); st.Status != specs.StateRunning {
+		t.Fatalf("after a pre-dump: status %q, want running", st.Status)
+	}
 	before := counterOf(t, pid)
-	images := filepath.Join(t.TempDir(), "images")
+	images := filepath.Join(dir, "images")
 	work := filepath.Join(t.TempDir(), "work")
-	res := rt.Exec(t, tu.ExecOpts{Args: []string{"checkpoint", "--image-path", images, "--work-path", work, id}})
+	res = rt.Exec(t, tu.ExecOpts{Args: []string{"checkpoint", "--image-path", images, "--work-path", work,
+		"--parent-path", "../pre", "--manage-cgroups-mode", "soft", id}})
 	if res.Exit != 0 {
 		t.Fatalf("checkpoint: %s\n%s", res, criuLogTail(filepath.Join(work, "dump.log")))
 	}
