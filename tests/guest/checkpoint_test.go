@@ -37,8 +37,9 @@ func requireCriu(t *testing.T) {
 // container of the same id from those images: the counter in its tmpfs /tmp
 // and the shell's own variable go on from where they were, not from 1.
 func TestCheckpointRestoreCounter(t *testing.T) {
-	requireGuest(t)
+	// criu first: on the development host its reason to skip is the news.
 	requireCriu(t)
+	requireGuest(t)
 	rt, snap := setup(t)
 	id := tu.ID(t)
 	// The init's stdio is the container's own /dev/null, so nothing of it
@@ -116,6 +117,33 @@ func TestCheckpointRestoreCounter(t *testing.T) {
 		t.Errorf("exec in the restored container read no counter")
 	}
 	rt.MustDelete(t, id, true)
+
+	// A restore CRIU refuses (rung's record of the dump without CRIU's
+	// images) fails with criu's error in one line and leaves no container,
+	// cgroup or mount behind.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.Mkdir(bad, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join(images, "rung-checkpoint.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "rung-checkpoint.json"), meta, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = rt.Exec(t, tu.ExecOpts{Dir: bundle, Args: []string{"restore", "--image-path", bad, "--bundle", bundle, "--detach", id}})
+	if res.Exit == 0 {
+		t.Fatalf("restore from a dir without CRIU images succeeded: %s", res)
+	}
+	errs := res.Errors()
+	t.Logf("failed restore: %q", errs)
+	if len(errs) == 0 || !strings.Contains(errs[len(errs)-1], "criu restore failed: Error (") {
+		t.Errorf("failed restore: want one error line carrying criu's error, got %q", errs)
+	}
+	if _, r := rt.TryState(t, id); r.Exit == 0 {
+		t.Errorf("a failed restore left container %s", id)
+	}
 	tu.CheckNoLeaks(t, snap, id)
 }
 
@@ -138,8 +166,8 @@ func criuLogTail(path string) string {
 // the container going; a restore without --detach waits for the container
 // and removes it when it exits.
 func TestCheckpointRestorePipes(t *testing.T) {
-	requireGuest(t)
 	requireCriu(t)
+	requireGuest(t)
 	rt, snap := setup(t)
 	id := tu.ID(t)
 	bundle := tu.Bundle(t, tu.Shell(`i=0; while :; do i=$((i+1)); echo $i; sleep 0.05; done`))
