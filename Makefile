@@ -73,7 +73,7 @@ apparmor-default:
 # containerd, umoci and podman drive the e2e tests; qemu and Debian's kernel
 # boot the guest for `make guest-test`; apparmor gives it apparmor_parser.
 DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git \
-	containerd umoci podman bsdutils qemu-system-x86 linux-image-amd64 apparmor cpio kmod xz-utils python3
+	containerd umoci podman bsdutils qemu-system-x86 linux-image-amd64 apparmor cpio kmod xz-utils criu
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps installs Debian packages: run it as root"; exit 1; fi
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
