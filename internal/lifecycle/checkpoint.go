@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -494,23 +493,7 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 }
 
 func (c *creation) restore(ctx context.Context, images, work string, meta *checkpointMeta, opts RestoreOptions) error {
-	owner := ""
-	if u, err := user.Current(); err == nil {
-		owner = u.Username
-	}
-	c.rec = &state.Container{
-		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Created: time.Now().UTC(),
-		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
-		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
-	}
-	for _, p := range c.plugins {
-		c.rec.Plugins[p.Spec.Stage] = &state.PluginRecord{Stage: p.Spec.Stage, Binary: p.Path, PrepareStarted: true,
-			Resources: p.Desc.GetResources(), NoDestroy: p.Desc.GetNoDestroy()}
-	}
-	if err := c.step("prepare"); err != nil {
-		return err
-	}
-	if err := c.prepare(ctx); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return err
 	}
 	if c.plan.cgroupDir == "" {

@@ -156,6 +156,25 @@ func (c *creation) validate(ctx context.Context) error {
 }
 
 func (c *creation) run(ctx context.Context) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	if err := c.spawn(ctx); err != nil {
+		return err
+	}
+	if c.opts.PidFile != "" {
+		if err := writePidFile(c.opts.PidFile, c.rec.Pid); err != nil {
+			return err
+		}
+	}
+	c.rec.Status = state.Created
+	c.rec.CreatorPid = 0
+	return c.step("created")
+}
+
+// begin records the new container, marking every plugin's Prepare as
+// started before it is called, and runs the Prepares.
+func (c *creation) begin(ctx context.Context) error {
 	owner := ""
 	if u, err := user.Current(); err == nil {
 		owner = u.Username
@@ -175,17 +194,7 @@ func (c *creation) run(ctx context.Context) error {
 	if err := c.prepare(ctx); err != nil {
 		return err
 	}
-	if err := c.spawn(ctx); err != nil {
-		return err
-	}
-	if c.opts.PidFile != "" {
-		if err := writePidFile(c.opts.PidFile, c.rec.Pid); err != nil {
-			return err
-		}
-	}
-	c.rec.Status = state.Created
-	c.rec.CreatorPid = 0
-	return c.step("created")
+	return nil
 }
 
 func (c *creation) prepare(ctx context.Context) error {
