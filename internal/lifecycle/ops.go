@@ -219,19 +219,11 @@ func Kill(ctx context.Context, env *Env, id string, sig unix.Signal, all bool) e
 		return fmt.Errorf("container %q: container not running", id)
 	}
 	if all {
-		p, r, err := resourcesPlugin(ctx, env, rec)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		return p.Call(ctx, "kill all", func(ctx context.Context) error {
-			rc, err := p.Resources()
-			if err != nil {
-				return err
-			}
-			_, err = rc.KillAll(ctx, &stagev1.KillAllRequest{Container: storedContainer(rec, r, p), Signal: int32(sig)})
+		_, err := withResources(ctx, env, id, "kill all", func(ctx context.Context, rc stagev1.ResourcesClient, c *stagev1.Container) error {
+			_, err := rc.KillAll(ctx, &stagev1.KillAllRequest{Container: c, Signal: int32(sig)})
 			return err
 		})
+		return err
 	}
 	if err := unix.Kill(rec.Pid, sig); err != nil {
 		return fmt.Errorf("container %q: signalling pid %d: %w", id, rec.Pid, err)
