@@ -36,7 +36,7 @@ built=$(date +%s)
 echo "guest-test: built in $((built - start)) s; booting the guest" >&2
 
 rc=0
-tests/vm/run.sh sh tests/vm/suite.sh "$out" "$@" 2>&1 | tee "$log" || rc=$?
+RUNG_VM_TIMEOUT=${RUNG_VM_TIMEOUT:-660} tests/vm/run.sh sh tests/vm/suite.sh "$out" "$@" 2>&1 | tee "$log" || rc=$?
 end=$(date +%s)
 
 echo

@@ -36,7 +36,7 @@ for pkg in ${RUNG_GUEST_PKGS:-tests/guest}; do
   par=-test.short; [ "$pkg" = tests/guest ] && par="-test.parallel 2"
   echo "=== guest: $pkg"
   t0=$(date +%s)
-  (cd "$repo/$pkg" && "$t" -test.v -test.count=1 -test.timeout 20m $par "$@")
+  (cd "$repo/$pkg" && "$t" -test.v -test.count=1 -test.timeout 8m $par "$@")
   r=$?
   echo "=== guest: $pkg exit $r in $(($(date +%s) - t0)) s"
   [ "$rc" -ne 0 ] || rc=$r
