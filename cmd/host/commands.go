@@ -15,11 +15,19 @@ import (
 	"github.com/rung-runtime/rung/internal/lifecycle"
 )
 
-func idArg(c *cli.Context) (string, error) {
-	if c.NArg() < 1 {
-		return "", fmt.Errorf("%s: a container id is required", c.Command.Name)
+// withContainer is the action of a command that takes exactly a container
+// id: it checks the argument and builds the environment first.
+func withContainer(op func(c *cli.Context, env *lifecycle.Env, id string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := exactArgs(c, 1); err != nil {
+			return err
+		}
+		env, err := envFrom(c)
+		if err != nil {
+			return err
+		}
+		return op(c, env, c.Args().First())
 	}
-	return c.Args().First(), nil
 }
 
 func exactArgs(c *cli.Context, n int) error {
@@ -54,29 +62,15 @@ func lifecycleCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name: "create", Usage: "create a container", ArgsUsage: "<container-id>", Flags: createFlags,
-			Action: func(c *cli.Context) error {
-				if err := exactArgs(c, 1); err != nil {
-					return err
-				}
-				env, err := envFrom(c)
-				if err != nil {
-					return err
-				}
-				return lifecycle.Create(ctxOf(c), env, createOptions(c, c.Args().First()))
-			},
+			Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
+				return lifecycle.Create(ctxOf(c), env, createOptions(c, id))
+			}),
 		},
 		{
 			Name: "start", Usage: "start a created container", ArgsUsage: "<container-id>",
-			Action: func(c *cli.Context) error {
-				if err := exactArgs(c, 1); err != nil {
-					return err
-				}
-				env, err := envFrom(c)
-				if err != nil {
-					return err
-				}
-				return lifecycle.Start(ctxOf(c), env, c.Args().First())
-			},
+			Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
+				return lifecycle.Start(ctxOf(c), env, id)
+			}),
 		},
 		{
 			Name: "run", Usage: "create and start a container", ArgsUsage: "<container-id>",
@@ -87,20 +81,13 @@ func lifecycleCommands() []*cli.Command {
 		},
 		{
 			Name: "state", Usage: "print a container's OCI state", ArgsUsage: "<container-id>",
-			Action: func(c *cli.Context) error {
-				if err := exactArgs(c, 1); err != nil {
-					return err
-				}
-				env, err := envFrom(c)
-				if err != nil {
-					return err
-				}
-				st, err := lifecycle.State(env, c.Args().First())
+			Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
+				st, err := lifecycle.State(env, id)
 				if err != nil {
 					return err
 				}
 				return printJSON(st)
-			},
+			}),
 		},
 		{
 			Name: "kill", Usage: "signal a container", ArgsUsage: "<container-id> [signal]",
@@ -127,16 +114,9 @@ func lifecycleCommands() []*cli.Command {
 		{
 			Name: "delete", Usage: "delete a container", ArgsUsage: "<container-id>",
 			Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill it first if it runs"}},
-			Action: func(c *cli.Context) error {
-				if err := exactArgs(c, 1); err != nil {
-					return err
-				}
-				env, err := envFrom(c)
-				if err != nil {
-					return err
-				}
-				return lifecycle.Delete(ctxOf(c), env, c.Args().First(), c.Bool("force"))
-			},
+			Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
+				return lifecycle.Delete(ctxOf(c), env, id, c.Bool("force"))
+			}),
 		},
 		{
 			Name: "list", Aliases: []string{"ls"}, Usage: "list containers",
