@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/internal/cgtest"
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/sdk"
 )
 
@@ -27,27 +24,8 @@ func launch(t *testing.T) *sdk.Conn {
 	if testing.Short() {
 		t.Skip("-short: skips building and launching the plugin binary")
 	}
-	bin := filepath.Join(t.TempDir(), "rung-cgroupv2")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw.(*sdk.Conn)
+	conn := stagetest.BuildAndConnect(t, "rung-cgroupv2")
+	return conn
 }
 
 func TestPluginProcess(t *testing.T) {

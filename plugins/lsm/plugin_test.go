@@ -3,19 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rung-runtime/rung/plugins/lsm/lsmhost"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/proto/stagev1"
-	"github.com/rung-runtime/rung/sdk"
 )
 
 // The built binary, launched through go-plugin as the host does, answers
@@ -24,27 +19,8 @@ func TestPluginProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skips building and launching the plugin binary")
 	}
-	bin := filepath.Join(t.TempDir(), "rung-lsm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := raw.(*sdk.Conn).Stage
+	conn := stagetest.BuildAndConnect(t, "rung-lsm")
+	st := conn.Stage
 	ctx := context.Background()
 
 	d, err := st.Describe(ctx, &stagev1.DescribeRequest{})

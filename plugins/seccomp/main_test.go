@@ -3,13 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"golang.org/x/sys/unix"
@@ -17,6 +12,7 @@ import (
 	"github.com/rung-runtime/rung/plugins/seccomp/compile"
 	"github.com/rung-runtime/rung/plugins/seccomp/install"
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/sdk"
 )
 
@@ -132,27 +128,8 @@ func TestPluginProcess(t *testing.T) {
 	if !compile.HostSupport().Enabled {
 		t.Skip("the kernel has no seccomp filter mode")
 	}
-	bin := filepath.Join(t.TempDir(), "rung-seccomp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Warn}),
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := raw.(*sdk.Conn).Stage
+	conn := stagetest.BuildAndConnect(t, "rung-seccomp")
+	st := conn.Stage
 	ctx := context.Background()
 
 	d, err := st.Describe(ctx, &stagev1.DescribeRequest{})
