@@ -13,8 +13,8 @@ import (
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/internal/cgtest"
 	"github.com/rung-runtime/rung/proto/stagev1"
-	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 )
 
 // launch builds the plugin and starts it as the host does, through

@@ -9,8 +9,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rung-runtime/rung/plugins/lsm/lsmhost"
-	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 )
 
 // The built binary, launched through go-plugin as the host does, answers

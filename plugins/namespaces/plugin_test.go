@@ -15,8 +15,8 @@ import (
 
 	"github.com/rung-runtime/rung/plugins/namespaces/nsplan"
 	"github.com/rung-runtime/rung/proto/stagev1"
-	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 )
 
 // launch builds this plugin and starts it the way the host does, through

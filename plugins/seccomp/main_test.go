@@ -12,8 +12,8 @@ import (
 	"github.com/rung-runtime/rung/plugins/seccomp/compile"
 	"github.com/rung-runtime/rung/plugins/seccomp/install"
 	"github.com/rung-runtime/rung/proto/stagev1"
-	"github.com/rung-runtime/rung/sdk/stagetest"
 	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/stagetest"
 )
 
 func container(s *specs.LinuxSeccomp) *sdk.Container {
