@@ -195,25 +195,9 @@ func mounts() []mount {
 		if len(f) < 5 || i+1 >= len(f) {
 			continue
 		}
-		out = append(out, mount{point: unescape(f[4]), fstype: f[i+1]})
+		out = append(out, mount{point: testutil.UnescapeMount(f[4]), fstype: f[i+1]})
 	}
 	return out
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // mountsUnder lists the mount points at or below dir, deepest first.

@@ -6,7 +6,6 @@ package integration
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/rung-runtime/rung/tests/testutil"
@@ -21,32 +20,11 @@ func setup(t *testing.T) (*testutil.Runtime, *testutil.LeakSnapshot) {
 	return rt, testutil.Snapshot()
 }
 
-// expectFailure asserts the containerd-visible error contract: non-zero
-// exit, every --log line JSON, at least one {"level":"error"} line whose msg
-// is one non-empty line. It returns the last error message.
+// expectFailure is testutil.ExpectFailure: the containerd-visible error
+// contract (non-zero exit, a one-line JSON error in --log).
 func expectFailure(t *testing.T, res testutil.Result) string {
 	t.Helper()
-	if res.TimedOut {
-		t.Fatalf("runtime hung: %s", res)
-	}
-	if res.Exit == 0 {
-		t.Fatalf("expected failure, got success: %s", res)
-	}
-	for _, e := range res.Log {
-		if e.Bad {
-			t.Errorf("--log-format json line is not JSON: %q", e.Raw)
-		}
-	}
-	errs := res.Errors()
-	if len(errs) == 0 {
-		t.Fatalf("no {\"level\":\"error\"} line in --log: %s", res)
-	}
-	msg := errs[len(errs)-1]
-	if strings.TrimSpace(msg) == "" || strings.ContainsAny(msg, "\r\n") {
-		t.Errorf("error message must be one non-empty line, got %q", msg)
-	}
-	t.Logf("runtime error (exit %d): %s", res.Exit, msg)
-	return msg
+	return testutil.ExpectFailure(t, res)
 }
 
 // nsOf is the namespace link of a host process, e.g. "net:[4026531840]".

@@ -97,7 +97,7 @@ func mountsOf(t *testing.T, pid int) []bMount {
 		if len(f) < 5 || i+3 >= len(f) {
 			continue
 		}
-		out = append(out, bMount{point: unescapeMount(f[4]), fstype: f[i+1], superOpts: f[i+3]})
+		out = append(out, bMount{point: tu.UnescapeMount(f[4]), fstype: f[i+1], superOpts: f[i+3]})
 	}
 	return out
 }

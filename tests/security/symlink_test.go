@@ -79,18 +79,13 @@ func mountsAt(t *testing.T, dir string) []string {
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) > 4 {
-			mp := unescapeMount(fields[4])
+			mp := tu.UnescapeMount(fields[4])
 			if mp == dir || strings.HasPrefix(mp, dir+"/") {
 				out = append(out, mp)
 			}
 		}
 	}
 	return out
-}
-
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
 }
 
 // runOrRefuse runs the bundle and returns its output, or "" after checking

@@ -213,13 +213,13 @@ func readMountinfo() []mountEntry {
 		if i+1 >= len(f) {
 			continue
 		}
-		out = append(out, mountEntry{point: unescapeMount(f[4]), fstype: f[i+1]})
+		out = append(out, mountEntry{point: UnescapeMount(f[4]), fstype: f[i+1]})
 	}
 	return out
 }
 
-// unescapeMount undoes mountinfo's octal escapes (\040 for space etc.).
-func unescapeMount(s string) string {
+// UnescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func UnescapeMount(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

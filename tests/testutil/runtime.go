@@ -455,3 +455,31 @@ func Lines(s string) []string {
 
 // Fields normalises whitespace, for comparing tables like /proc/self/uid_map.
 func Fields(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// ExpectFailure asserts the containerd-visible error contract: non-zero
+// exit, every --log line JSON, at least one {"level":"error"} line whose msg
+// is one non-empty line. It returns the last error message.
+func ExpectFailure(t testing.TB, res Result) string {
+	t.Helper()
+	if res.TimedOut {
+		t.Fatalf("runtime hung: %s", res)
+	}
+	if res.Exit == 0 {
+		t.Fatalf("expected failure, got success: %s", res)
+	}
+	for _, e := range res.Log {
+		if e.Bad {
+			t.Errorf("--log-format json line is not JSON: %q", e.Raw)
+		}
+	}
+	errs := res.Errors()
+	if len(errs) == 0 {
+		t.Fatalf("no {\"level\":\"error\"} line in --log: %s", res)
+	}
+	msg := errs[len(errs)-1]
+	if strings.TrimSpace(msg) == "" || strings.ContainsAny(msg, "\r\n") {
+		t.Errorf("error message must be one non-empty line, got %q", msg)
+	}
+	t.Logf("runtime error (exit %d): %.300s", res.Exit, msg)
+	return msg
+}

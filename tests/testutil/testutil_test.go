@@ -20,7 +20,7 @@ func TestDefaultSpecShape(t *testing.T) {
 }
 
 func TestUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/a\040b\011c`); got != "/a b\tc" {
+	if got := UnescapeMount(`/a\040b\011c`); got != "/a b\tc" {
 		t.Errorf("got %q", got)
 	}
 }
