@@ -93,7 +93,7 @@ func (p *run) bad() bool {
 func main() {
 	streamFlag := flag.Bool("stream", false, "copy stdin (go test -json) to stdout as go test -v prints it, and to -out")
 	out := flag.String("out", "", "with -stream: also save the raw JSON here")
-	failed := flag.Bool("failed", false, "print the packages that failed in the files given")
+	failed := flag.Bool("failed", false, "print the packages that failed in the files given (a later file's results replace an earlier one's)")
 	flag.Parse()
 
 	if *streamFlag {
@@ -129,20 +129,6 @@ func main() {
 		}
 		runs = append(runs, pkgs)
 	}
-	if *failed {
-		if len(runs) > 0 {
-			var names []string
-			for name, p := range runs[len(runs)-1] {
-				if p.bad() {
-					names = append(names, name)
-				}
-			}
-			sort.Strings(names)
-			fmt.Println(strings.Join(names, "\n"))
-		}
-		return
-	}
-
 	final := map[string]*run{}
 	var flaky []string
 	for i, pkgs := range runs {
@@ -156,6 +142,17 @@ func main() {
 			}
 			final[name] = p
 		}
+	}
+	if *failed {
+		var names []string
+		for name, p := range final {
+			if p.bad() {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names)
+		fmt.Println(strings.Join(names, "\n"))
+		return
 	}
 	var pass, fail, skip int
 	var skips, fails []string

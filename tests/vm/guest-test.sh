@@ -40,15 +40,30 @@ RUNG_VM_TIMEOUT=${RUNG_VM_TIMEOUT:-660} tests/vm/run.sh sh tests/vm/suite.sh "$o
 end=$(date +%s)
 
 echo
+# test2json's framing marks the result lines with ^V (0x16).
+plain=$out.plain; sed 's/\x16//g' "$log" > "$plain"
 echo "skipped tests and why:"
 awk '/^[ \t]*--- SKIP/ { name = $0; sub(/^[ \t]*--- SKIP: /, "", name); sub(/ \(.*/, "", name); print "  " name ": " why; next }
-     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' "$log" | head -40
-pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
-fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
-skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
+     /^[ \t]+[^ \t]+\.go:[0-9]+: / { why = $0; sub(/^[ \t]+/, "", why) }' "$plain" | head -40
+pass=$(grep -cE -- '^\s*--- PASS' "$plain" || true)
+fail=$(grep -cE -- '^\s*--- FAIL' "$plain" || true)
+skip=$(grep -cE -- '^\s*--- SKIP' "$plain" || true)
+rm -f "$plain"
 if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
   echo "guest-test: the guest run failed outside any test (exit $rc)"
   fail=1
+fi
+# RUNG_GUEST_JSON=FILE: the results as `go test -json`, each package named guest/PKG (the same
+# packages also run on the host), for tests/run.sh's summary. A package with no exit code from the
+# guest (it hung, or the guest died) counts as a failure outside any test.
+if [ -n "${RUNG_GUEST_JSON:-}" ]; then
+  for pkg in $RUNG_GUEST_PKGS; do
+    name=$(echo "$pkg" | tr / _)
+    [ -f "$out/$name.out" ] && $GO tool test2json -p "guest/$pkg" < "$out/$name.out"
+    if [ ! -s "$out/$name.rc" ] || [ "$(cat "$out/$name.rc")" != 0 ]; then
+      printf '{"Action":"output","Package":"guest/%s","Output":"guest-test: no success exit code from the guest (run exit %s)\\n"}\n{"Action":"fail","Package":"guest/%s"}\n' "$pkg" "$rc" "$pkg"
+    fi
+  done > "$RUNG_GUEST_JSON"
 fi
 echo "guest tests: $pass passed, $fail failed, $skip skipped; build $((built - start)) s, guest $((end - built)) s; log $log"
 exit "$rc"
