@@ -202,17 +202,21 @@ func installSeccomp(sock *os.File, cfg *Config) error {
 	return nil
 }
 
-// waitForStart blocks until `rung start` opens the exec fifo.
+// waitForStart blocks until `rung start` opens the exec fifo. The fifo's
+// O_PATH handle is reopened for writing through a verified procfs of the
+// init's own: the container's /proc may be missing (a config without a proc
+// mount is valid) or not procfs at all.
 func waitForStart(fifoFd int) error {
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	fifo := os.NewFile(uintptr(fifoFd), "exec.fifo")
+	defer fifo.Close()
+	w, err := procfs.Reopen(fifo, unix.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("opening the exec fifo: %w", err)
 	}
-	if _, err := unix.Write(fd, []byte("0")); err != nil {
+	defer w.Close()
+	if _, err := w.Write([]byte("0")); err != nil {
 		return fmt.Errorf("writing the exec fifo: %w", err)
 	}
-	unix.Close(fd)
-	unix.Close(fifoFd)
 	return nil
 }
 

@@ -351,3 +351,99 @@ func TestAppArmorOperatorDefault(t *testing.T) {
 	}
 	tu.CheckNoLeaks(t, snap, id, own, bad)
 }
+
+// CVE-2025-52881 and CVE-2019-19921, end to end: a bundle that redirects
+// the init's AppArmor exec attribute (a bind mount over the attribute
+// files, a tmpfs in place of procfs, a /proc symlink in the rootfs) must
+// not get an unconfined container. Either create fails, or the container's
+// process runs under the profile, as the guest's own procfs shows; and no
+// decoy receives the label.
+func TestAppArmorAttrRedirection(t *testing.T) {
+	requireAppArmor(t)
+	rt, snap := setup(t)
+	prof := "rung-guest-redirect-" + randHex(t)
+	loadProfile(t, prof, "")
+	decoyDir := t.TempDir()
+	decoy := func(name string) string {
+		p := filepath.Join(decoyDir, name)
+		if err := os.WriteFile(p, nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bindOver := func(src, dst string) specs.Mount {
+		return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"bind"}}
+	}
+	cases := []struct {
+		name   string
+		mutate func(s *specs.Spec, rootfs string)
+	}{
+		{"bind over attr files", func(s *specs.Spec, _ string) {
+			s.Mounts = append(s.Mounts,
+				bindOver(decoy("exec"), "/proc/self/attr/exec"),
+				bindOver(decoy("apparmor-exec"), "/proc/self/attr/apparmor/exec"),
+				bindOver(decoy("thread-exec"), "/proc/thread-self/attr/apparmor/exec"))
+		}},
+		{"tmpfs for procfs", func(s *specs.Spec, _ string) {
+			for i := range s.Mounts {
+				if s.Mounts[i].Destination == "/proc" {
+					s.Mounts[i] = specs.Mount{Destination: "/proc", Type: "tmpfs", Source: "tmpfs"}
+				}
+			}
+		}},
+		// Nothing to redirect here, but nothing at /proc either: the label
+		// must still be written, through the init's own procfs handle.
+		{"no procfs in the container", func(s *specs.Spec, _ string) {
+			var keep []specs.Mount
+			for _, m := range s.Mounts {
+				if m.Destination != "/proc" {
+					keep = append(keep, m)
+				}
+			}
+			s.Mounts = keep
+		}},
+		{"proc symlink in the rootfs", func(s *specs.Spec, rootfs string) {
+			fake := filepath.Join(rootfs, "fakeproc")
+			for _, d := range []string{"self/attr/apparmor", "thread-self/attr/apparmor"} {
+				if err := os.MkdirAll(filepath.Join(fake, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = os.Remove(filepath.Join(rootfs, "proc"))
+			if err := os.Symlink("/fakeproc", filepath.Join(rootfs, "proc")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	var ids []string
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tu.ID(t)
+			ids = append(ids, id)
+			bundle := tu.BundleWith(t, func(s *specs.Spec, rootfs string) {
+				s.Process.Args = []string{"sh", "-c", "echo up; exec sleep 1000"}
+				s.Process.ApparmorProfile = prof
+				tc.mutate(s, rootfs)
+			})
+			c, res := rt.TryCreate(t, id, bundle, tu.CreateOpts{})
+			if res.Exit != 0 {
+				t.Logf("create refused (safe): %s", strings.Join(res.Errors(), "; "))
+				rt.Delete(t, id, true)
+				return
+			}
+			rt.Start(t, id)
+			c.WaitOutput(t, "up")
+			if cur := readFile(t, "/proc/"+strconv.Itoa(c.Pid(t))+"/attr/current"); cur != prof+" (enforce)" {
+				t.Errorf("the container runs as %q, want %q: the label write was redirected", cur, prof+" (enforce)")
+			}
+			rt.MustDelete(t, id, true)
+		})
+	}
+	ents, _ := os.ReadDir(decoyDir)
+	for _, e := range ents {
+		if b := readFile(t, filepath.Join(decoyDir, e.Name())); b != "" {
+			t.Errorf("decoy %s received %q", e.Name(), b)
+		}
+	}
+	tu.CheckNoLeaks(t, snap, ids...)
+}

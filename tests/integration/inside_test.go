@@ -69,6 +69,28 @@ func TestProcMounted(t *testing.T) {
 	tu.CheckNoLeaks(t, snap, id)
 }
 
+// A config without a proc mount is valid (runtime-spec lists none as
+// required): the container starts, with nothing at /proc. The init does
+// not lean on the container's /proc to reach its exec fifo.
+func TestNoProcMount(t *testing.T) {
+	rt, snap := setup(t)
+	id := tu.ID(t)
+	bundle := tu.Bundle(t, func(s *specs.Spec) {
+		tu.Shell("ls /proc | wc -l; echo started")(s)
+		var keep []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination != "/proc" {
+				keep = append(keep, m)
+			}
+		}
+		s.Mounts = keep
+	})
+	if out := rt.RunOK(t, id, bundle); out != "0\nstarted\n" {
+		t.Errorf("container without a proc mount printed %q, want an empty /proc and started", out)
+	}
+	tu.CheckNoLeaks(t, snap, id)
+}
+
 func TestMaskedPaths(t *testing.T) {
 	rt, snap := setup(t)
 	id := tu.ID(t)
