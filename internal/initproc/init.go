@@ -115,6 +115,16 @@ func run(sock *os.File, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	// The exec fifo is reopened for writing only at start, possibly under the
+	// container's filter, which may not allow the verified procfs's calls:
+	// the fd directory is opened through it now, and at start the fifo is
+	// reached with one openat below it.
+	var fdDir *os.File
+	if !cfg.Exec {
+		if fdDir, err = procfs.OpenSelf("fd", unix.O_RDONLY|unix.O_DIRECTORY); err != nil {
+			return fmt.Errorf("opening the exec fifo's fd directory: %w", err)
+		}
+	}
 	// The exec label only takes effect at execve; it is written before any
 	// filter, which may not allow the verified procfs's calls (as runc).
 	for _, a := range cfg.Plan.ProcAttrs {
@@ -165,7 +175,7 @@ func run(sock *os.File, cfg *Config) error {
 	}
 	sock.Close()
 	if !cfg.Exec {
-		if err := waitForStart(cfg.FifoFd); err != nil {
+		if err := waitForStart(fdDir, cfg.FifoFd); err != nil {
 			// The host is gone; the only witness is our stderr.
 			fmt.Fprintln(os.Stderr, "rung init:", err)
 			os.Exit(1)
@@ -203,20 +213,20 @@ func installSeccomp(sock *os.File, cfg *Config) error {
 }
 
 // waitForStart blocks until `rung start` opens the exec fifo. The fifo's
-// O_PATH handle is reopened for writing through a verified procfs of the
-// init's own: the container's /proc may be missing (a config without a proc
-// mount is valid) or not procfs at all.
-func waitForStart(fifoFd int) error {
-	fifo := os.NewFile(uintptr(fifoFd), "exec.fifo")
-	defer fifo.Close()
-	w, err := procfs.Reopen(fifo, unix.O_WRONLY)
+// O_PATH handle is reopened for writing through fdDir, the init's own fd
+// directory from a verified procfs: the container's /proc may be missing (a
+// config without a proc mount is valid) or not procfs at all.
+func waitForStart(fdDir *os.File, fifoFd int) error {
+	defer fdDir.Close()
+	fd, err := unix.Openat(int(fdDir.Fd()), strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the exec fifo: %w", err)
 	}
-	defer w.Close()
-	if _, err := w.Write([]byte("0")); err != nil {
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("writing the exec fifo: %w", err)
 	}
+	unix.Close(fifoFd)
 	return nil
 }
 

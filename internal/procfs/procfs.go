@@ -72,11 +72,9 @@ func openRoot() (*procfs.Handle, error) {
 	return h, nil
 }
 
-// Reopen upgrades an O_PATH handle (from a verified lookup, or one the init
-// inherited, like the exec fifo's) to a real file descriptor with the given
-// flags, through the verified procfs: it works whatever the container has,
-// or has not, mounted at /proc.
-func Reopen(h *os.File, flags int) (*os.File, error) {
+// reopen upgrades an O_PATH handle from a verified lookup to a real file
+// descriptor with the given flags, again through the verified procfs.
+func reopen(h *os.File, flags int) (*os.File, error) {
 	f, err := pathrs.Reopen(h, flags|unix.O_CLOEXEC|unix.O_NOCTTY)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", h.Name(), err)
@@ -118,7 +116,7 @@ func OpenSelf(sub string, flags int) (*os.File, error) {
 		return nil, lookupError("/proc/self/"+sub, err)
 	}
 	defer p.Close()
-	return Reopen(p, flags)
+	return reopen(p, flags)
 }
 
 // lookupError keeps "does not exist" plain (pathrs-lite reports every
@@ -222,7 +220,7 @@ func WriteThreadSelfAttr(lsm, attr, value string) error {
 	defer closer()
 	defer p.Close()
 
-	f, err := Reopen(p, unix.O_WRONLY)
+	f, err := reopen(p, unix.O_WRONLY)
 	if err != nil {
 		return fmt.Errorf("/proc/thread-self/%s: %w", sub, err)
 	}
@@ -283,7 +281,7 @@ func OpenSysctl(key string, flags int) (*os.File, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, fmt.Errorf("/proc/sys/%s is not a sysctl file", p)
 	}
-	return Reopen(ph, flags)
+	return reopen(ph, flags)
 }
 
 // ListSelfFds returns the file descriptors open in this process, read from

@@ -15,13 +15,15 @@ import (
 )
 
 func seccompBundle(t *testing.T, script string, sc *specs.LinuxSeccomp) string {
-	return tu.Bundle(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", script}
-		if sc.Architectures == nil {
-			sc.Architectures = seccompArches()
-		}
-		s.Linux.Seccomp = sc
-	})
+	return tu.Bundle(t, func(s *specs.Spec) { seccompBundleSpec(s, script, sc) })
+}
+
+func seccompBundleSpec(s *specs.Spec, script string, sc *specs.LinuxSeccomp) {
+	s.Process.Args = []string{"sh", "-c", script}
+	if sc.Architectures == nil {
+		sc.Architectures = seccompArches()
+	}
+	s.Linux.Seccomp = sc
 }
 
 // ERRNO with a custom errno is what the process sees (38 is ENOSYS).
@@ -37,6 +39,31 @@ func TestSeccompCustomErrno(t *testing.T) {
 		t.Errorf("mkdir under ERRNO(38): %s", res)
 	}
 	tu.CheckNoLeaks(t, snap, id)
+}
+
+// An older profile (the runtime-tools suite's, docker's of 2019) allows
+// none of the calls the verified procfs makes. Without no_new_privs the
+// filter goes in before the init waits on the exec fifo, and with it just
+// before; either way the wait and the start must not need those calls.
+func TestSeccompFilterWithoutNewerCalls(t *testing.T) {
+	rt, snap := setup(t)
+	for _, nnp := range []bool{false, true} {
+		id := tu.ID(t)
+		bundle := tu.Bundle(t, func(s *specs.Spec) {
+			seccompBundleSpec(s, "echo started", &specs.LinuxSeccomp{
+				DefaultAction: specs.ActAllow,
+				Syscalls: []specs.LinuxSyscall{{
+					Names:  []string{"statx", "openat2", "fsopen", "fsconfig", "fsmount", "open_tree", "close_range"},
+					Action: specs.ActErrno,
+				}},
+			})
+			s.Process.NoNewPrivileges = nnp
+		})
+		if out := rt.RunOK(t, id, bundle); out != "started\n" {
+			t.Errorf("noNewPrivileges %v: container printed %q, want started", nnp, out)
+		}
+		tu.CheckNoLeaks(t, snap, id)
+	}
 }
 
 // KILL_PROCESS kills the process with SIGSYS: the container exits 128+31.
