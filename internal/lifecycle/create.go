@@ -243,6 +243,7 @@ func (c *creation) prepare(ctx context.Context) error {
 		}
 	}
 	c.rec.CgroupPath = c.plan.cgroupDir
+	c.rec.CgroupV1Paths = c.plan.cgroupV1Dirs
 	return nil
 }
 
@@ -280,7 +281,7 @@ func (c *creation) spawn(ctx context.Context) error {
 	}
 	sp := &spawner{
 		env: c.env, id: c.opts.ID, process: c.bundle.Spec.Process, consoleSocket: c.opts.ConsoleSocket,
-		preserveFds: c.opts.PreserveFds, fifo: fifoFile, cgroupDir: c.plan.cgroupDir,
+		preserveFds: c.opts.PreserveFds, fifo: fifoFile, cgroupDir: c.plan.cgroupDir, cgroupV1Dirs: c.plan.cgroupV1Dirs,
 		bootstrap: c.plan.bootstrap, hooks: c.bundle.Spec.Hooks,
 		step:   c.step,
 		attach: func(pid int) error { return c.attach(ctx, pid) },

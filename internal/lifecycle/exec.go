@@ -73,7 +73,7 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 	}
 	sp := &spawner{
 		env: env, id: opts.ID, process: opts.Process, consoleSocket: opts.ConsoleSocket, preserveFds: opts.PreserveFds,
-		cgroupDir: rec.CgroupPath, bootstrap: boot,
+		cgroupDir: rec.CgroupPath, cgroupV1Dirs: rec.CgroupV1Paths, bootstrap: boot,
 		step:    func(string) error { return nil },
 		started: func(int) error { return nil },
 		forked:  func(int) error { return nil },

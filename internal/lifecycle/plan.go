@@ -18,7 +18,10 @@ type plan struct {
 	check     plancheck.Checker
 	bootstrap nsexec.Bootstrap
 	cgroupDir string
-	init      initproc.Plan
+	// cgroupV1Dirs are the container's cgroup v1 directories, one per
+	// hierarchy, on hybrid and legacy hosts.
+	cgroupV1Dirs []string
+	init         initproc.Plan
 }
 
 var nsFlags = map[stagev1.NamespaceType]int{
@@ -56,6 +59,7 @@ func (pl *plan) fold(a *stagev1.Action) {
 		}
 	case *stagev1.Action_Cgroup:
 		pl.cgroupDir = k.Cgroup.GetPath()
+		pl.cgroupV1Dirs = k.Cgroup.GetV1Paths()
 	case *stagev1.Action_Seccomp:
 		pl.init.Seccomp = append(pl.init.Seccomp, initproc.Seccomp{
 			Program: k.Seccomp.GetProgram(), Flags: k.Seccomp.GetFlags(),

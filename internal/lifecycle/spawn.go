@@ -33,6 +33,7 @@ type spawner struct {
 	preserveFds   int
 	fifo          *os.File // create only
 	cgroupDir     string
+	cgroupV1Dirs  []string
 	bootstrap     nsexec.Bootstrap
 	hooks         *specs.Hooks
 
@@ -137,6 +138,11 @@ func (sp *spawner) run() error {
 	sp.boot = cmd
 	if err := sp.started(cmd.Process.Pid); err != nil {
 		return err
+	}
+	// The bootstrap is blocked reading bootMsg: it has not forked and runs
+	// no container code until it is in every hierarchy.
+	if err := joinCgroupsV1(sp.cgroupV1Dirs, cmd.Process.Pid); err != nil {
+		return sp.initFailed("cgroup v1 placement", err)
 	}
 	child.Close()
 	_ = parent.SetDeadline(time.Now().Add(initTimeout))

@@ -92,6 +92,7 @@ type Container struct {
 	Pid               int                      `json:"pid,omitempty"`
 	PidStartTime      uint64                   `json:"pidStartTime,omitempty"`
 	CgroupPath        string                   `json:"cgroupPath,omitempty"`
+	CgroupV1Paths     []string                 `json:"cgroupV1Paths,omitempty"`
 	Paused            bool                     `json:"paused,omitempty"`
 	Annotations       map[string]string        `json:"annotations,omitempty"`
 	Plugins           map[string]*PluginRecord `json:"plugins,omitempty"`

@@ -822,8 +822,14 @@ func (x *Namespace) GetPath() string {
 // (CLONE_INTO_CGROUP), so it runs no instruction outside it.
 type CgroupPlacement struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Absolute path of the cgroup directory on the host.
-	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Absolute path of the cgroup v2 directory on the host. May be empty
+	// when v1_paths is not (a host with no cgroup2 mount).
+	Path string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// cgroup v1 directories (one per hierarchy, on hybrid and legacy hosts):
+	// the host writes the bootstrap's pid into each one's cgroup.procs before
+	// the bootstrap forks or runs any container code, and does the same for
+	// every `exec`'d process. Each must be a directory on a cgroup v1 mount.
+	V1Paths       []string `protobuf:"bytes,2,rep,name=v1_paths,json=v1Paths,proto3" json:"v1_paths,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -863,6 +869,13 @@ func (x *CgroupPlacement) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *CgroupPlacement) GetV1Paths() []string {
+	if x != nil {
+		return x.V1Paths
+	}
+	return nil
 }
 
 // SeccompFilter: a compiled classic-BPF program the init installs with
@@ -1874,9 +1887,10 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x04kind\"Q\n" +
 	"\tNamespace\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.rung.stage.v1.NamespaceTypeR\x04type\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"%\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"@\n" +
 	"\x0fCgroupPlacement\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"\x91\x01\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x19\n" +
+	"\bv1_paths\x18\x02 \x03(\tR\av1Paths\"\x91\x01\n" +
 	"\rSeccompFilter\x12\x18\n" +
 	"\aprogram\x18\x01 \x01(\fR\aprogram\x12\x14\n" +
 	"\x05flags\x18\x02 \x01(\rR\x05flags\x12#\n" +

@@ -6,6 +6,7 @@
 package plancheck
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,8 @@ const (
 	MaxAttrValue     = 4096
 	MaxLandlockRules = 4096
 	MaxPath          = 4096
+	// MaxCgroupV1Paths is more than the v1 hierarchies a kernel has.
+	MaxCgroupV1Paths = 32
 	// MaxStateKeys and MaxStateBytes bound the state a plugin returns: the
 	// host writes it to state.json and sends it back on every call, under
 	// gRPC's 4 MiB message limit.
@@ -30,7 +33,7 @@ const (
 // Checker checks the actions of one container's plan, across plugins: a
 // namespace type may be planned once, and there is one cgroup placement.
 type Checker struct {
-	cgroup string
+	placed bool
 	ns     map[stagev1.NamespaceType]bool
 }
 
@@ -74,14 +77,25 @@ func (c *Checker) Add(a *stagev1.Action) error {
 		}
 		c.ns[t] = true
 	case *stagev1.Action_Cgroup:
-		p := k.Cgroup.GetPath()
-		if !absNoNUL(p) || filepath.Clean(p) != p {
+		p, v1 := k.Cgroup.GetPath(), k.Cgroup.GetV1Paths()
+		if p == "" && len(v1) == 0 {
+			return errors.New("cgroup placement with neither a path nor v1 paths")
+		}
+		if p != "" && !cleanAbs(p) {
 			return fmt.Errorf("cgroup path %q is not a clean absolute path", p)
 		}
-		if c.cgroup != "" && c.cgroup != p {
-			return fmt.Errorf("a second cgroup placement %q (already %q)", p, c.cgroup)
+		if len(v1) > MaxCgroupV1Paths {
+			return fmt.Errorf("cgroup placement with %d v1 paths, at most %d", len(v1), MaxCgroupV1Paths)
 		}
-		c.cgroup = p
+		for _, d := range v1 {
+			if !cleanAbs(d) {
+				return fmt.Errorf("cgroup v1 path %q is not a clean absolute path", d)
+			}
+		}
+		if c.placed {
+			return errors.New("a second cgroup placement")
+		}
+		c.placed = true
 	case *stagev1.Action_Seccomp:
 		prog := k.Seccomp.GetProgram()
 		if len(prog) == 0 || len(prog)%8 != 0 || len(prog)/8 > MaxSeccompInsns {
@@ -129,6 +143,8 @@ func (c *Checker) Add(a *stagev1.Action) error {
 func absNoNUL(p string) bool {
 	return filepath.IsAbs(p) && len(p) <= MaxPath && strings.IndexByte(p, 0) < 0
 }
+
+func cleanAbs(p string) bool { return absNoNUL(p) && filepath.Clean(p) == p }
 
 // State checks the state a plugin asks the host to store.
 func State(st map[string]string) error {
