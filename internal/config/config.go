@@ -5,12 +5,11 @@
 //
 // The file is JSON, like the bundle's config.json, so reading it needs no
 // parser beyond encoding/json. It adjusts and extends the built-in pipeline
-// (embedded as default.json); without a file the built-in pipeline runs
+// (launcher.Defaults); without a file the built-in pipeline runs
 // unchanged.
 package config
 
 import (
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,9 +33,6 @@ const DefaultPath = "/etc/rung/config.json"
 // a container picks one of the alternatives the config allows for that
 // stage: io.github.rung-runtime.plugin.seccomp=seccomp-strict.
 const AnnotationPrefix = "io.github.rung-runtime.plugin."
-
-//go:embed default.json
-var embedded []byte
 
 // maxFile bounds the config file; anything larger is not a config.
 const maxFile = 1 << 20
@@ -125,11 +121,13 @@ type Config struct {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
-// Default is the built-in pipeline, as when there is no config file.
+// Default is the built-in pipeline, as when there is no config file:
+// launcher.Defaults, whose cgroups plugin fits the host's cgroup mode.
 func Default() *Config {
-	c, err := build(embedded, "", nil)
-	if err != nil {
-		panic("config: embedded default.json: " + err.Error())
+	c := &Config{}
+	for _, s := range launcher.Defaults() {
+		s.Name = s.Stage
+		c.Pipeline = append(c.Pipeline, Plugin{Name: s.Stage, Spec: s, Builtin: true})
 	}
 	return c
 }
@@ -192,11 +190,7 @@ func trusted(path string, f *os.File) error {
 
 // Parse reads a config file's content; source names it in errors.
 func Parse(data []byte, source string) (*Config, error) {
-	base, err := build(embedded, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	c, err := build(data, source, base)
+	c, err := build(data, source, Default())
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", source, err)
 	}
@@ -223,9 +217,7 @@ func build(data []byte, source string, base *Config) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{Source: source}
-	if base != nil {
-		c.Pipeline = append(c.Pipeline, base.Pipeline...)
-	}
+	c.Pipeline = append(c.Pipeline, base.Pipeline...)
 	seen := map[string]bool{}
 	for i, e := range f.Plugins {
 		where := fmt.Sprintf("plugins[%d]", i)
@@ -243,11 +235,6 @@ func build(data []byte, source string, base *Config) (*Config, error) {
 			}
 		}
 		switch {
-		case base == nil:
-			if e.Binary == "" {
-				return nil, fmt.Errorf("%s: binary is required", where)
-			}
-			c.Pipeline = append(c.Pipeline, Plugin{Name: e.name(), Spec: e.spec(), Builtin: true})
 		case idx < 0:
 			if e.Replace {
 				return nil, fmt.Errorf("%s: stage %q is not a built-in stage, so there is nothing to replace", where, e.Stage)

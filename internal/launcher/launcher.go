@@ -51,10 +51,22 @@ type Spec struct {
 func Defaults() []Spec {
 	return []Spec{
 		{Stage: "namespaces", Binary: "rung-namespaces"},
-		{Stage: "cgroups", Binary: "rung-cgroupv2"},
+		{Stage: "cgroups", Binary: CgroupsBinary()},
 		{Stage: "seccomp", Binary: "rung-seccomp"},
 		{Stage: "lsm", Binary: "rung-lsm"},
 	}
+}
+
+// CgroupsBinary is the built-in plugin for the cgroups stage on this host:
+// rung-cgroupv2 where /sys/fs/cgroup is a cgroup2 mount (unified mode),
+// rung-cgroupv1 on hybrid and legacy hosts, whose controllers are in the v1
+// hierarchies - the choice runc makes between its two managers.
+func CgroupsBinary() string {
+	var fs unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &fs); err == nil && fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return "rung-cgroupv1"
+	}
+	return "rung-cgroupv2"
 }
 
 // A plugin's start is exec plus the Go runtime plus the handshake: a few ms

@@ -128,7 +128,7 @@ func TestLimitsInsideAndUpdate(t *testing.T) {
 			ThrottleWriteBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: int64(maj), Minor: int64(min)}, Rate: 2 * mib}},
 		},
 	})
-	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--resources", "-", id}, Stdin: stdinFile(t, res)}); r.Exit != 0 {
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--resources", "-", id}, Stdin: tu.StdinFile(t, res)}); r.Exit != 0 {
 		t.Fatalf("update --resources -: %s", r)
 	}
 	live("after update --resources -", map[string]string{
@@ -522,7 +522,7 @@ exec sleep 1000`}
 	// An update that names no devices (containerd's usual one) keeps the
 	// device program; it must not fall back to allowing everything.
 	res, _ := json.Marshal(specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(200 * mib)}})
-	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--resources", "-", id}, Stdin: stdinFile(t, res)}); r.Exit != 0 {
+	if r := rt.Exec(t, tu.ExecOpts{Args: []string{"update", "--resources", "-", id}, Stdin: tu.StdinFile(t, res)}); r.Exit != 0 {
 		t.Fatalf("update --resources -: %s", r)
 	}
 	if out := execIn(t, rt, id, "sh", "-c", "head -c 1 /dev/kmsg >/dev/null 2>&1 && echo kmsg-open-ok || echo kmsg-denied"); !strings.Contains(out, "kmsg-denied") {

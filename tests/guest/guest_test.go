@@ -150,22 +150,6 @@ func execWith(t *testing.T, rt *tu.Runtime, flags []string, id string, args ...s
 	return res.Stdout
 }
 
-// stdinFile is a file holding data, opened for reading, for a runtime call
-// that reads its stdin (`update --resources -`).
-func stdinFile(t *testing.T, data []byte) *os.File {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "stdin")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 // statsOf runs `events --stats ID` and decodes its one line.
 func statsOf(t *testing.T, rt *tu.Runtime, id string) map[string]any {
 	t.Helper()

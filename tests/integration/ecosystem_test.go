@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/rung-runtime/rung/internal/launcher"
 	tu "github.com/rung-runtime/rung/tests/testutil"
 )
 
@@ -102,7 +103,7 @@ func TestConfigChecksumPins(t *testing.T) {
 	t.Run("match", func(t *testing.T) {
 		rt, snap := setup(t)
 		var plugins []entry
-		for stage, bin := range map[string]string{"namespaces": "rung-namespaces", "cgroups": "rung-cgroupv2", "seccomp": "rung-seccomp", "lsm": "rung-lsm"} {
+		for stage, bin := range map[string]string{"namespaces": "rung-namespaces", "cgroups": launcher.CgroupsBinary(), "seccomp": "rung-seccomp", "lsm": "rung-lsm"} {
 			plugins = append(plugins, entry{"stage": stage, "sha256": sha256Of(t, builtinBin(t, bin))})
 		}
 		withConfig(t, rt, entry{"plugins": plugins})

@@ -11,13 +11,14 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/rung-runtime/rung/internal/launcher"
 	tu "github.com/rung-runtime/rung/tests/testutil"
 )
 
 // stageBinaries maps a stage to the plugin binary that serves it.
 var stageBinaries = map[string]string{
 	"namespaces": "rung-namespaces",
-	"cgroups":    "rung-cgroupv2",
+	"cgroups":    launcher.CgroupsBinary(),
 	"seccomp":    "rung-seccomp",
 	"lsm":        "rung-lsm",
 }
@@ -40,13 +41,15 @@ func hostile(t *testing.T, rt *tu.Runtime, stage, mode string) string {
 	must(t, os.Mkdir(dir, 0o755))
 	replace := stageBinaries[stage]
 	found := false
+	// Hard links, not copies where possible: a copy's write fd, inherited by
+	// a child another test forks at that moment, makes the exec of the
+	// plugin fail with ETXTBSY.
 	for _, b := range bins {
 		name := filepath.Base(b)
 		dst := filepath.Join(dir, name)
 		if name == replace {
 			found = true
-			copyFile(t, helper(t, "hostileplugin"), dst, 0o755)
-			continue
+			b = helper(t, "hostileplugin")
 		}
 		if err := os.Link(b, dst); err != nil {
 			copyFile(t, b, dst, 0o755)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rung-runtime/rung/internal/launcher"
 )
 
 // RepoRoot is the directory holding rung's go.mod, found by walking up from
@@ -97,7 +99,7 @@ func RequireRung(t testing.TB, what string) {
 func PluginBins(t testing.TB) []string {
 	t.Helper()
 	var out []string
-	for _, name := range []string{"rung-namespaces", "rung-cgroupv2", "rung-seccomp", "rung-lsm"} {
+	for _, name := range []string{"rung-namespaces", launcher.CgroupsBinary(), "rung-seccomp", "rung-lsm"} {
 		p := filepath.Join(filepath.Dir(RuntimeBin()), name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			out = append(out, p)

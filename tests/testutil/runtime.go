@@ -483,3 +483,19 @@ func ExpectFailure(t testing.TB, res Result) string {
 	t.Logf("runtime error (exit %d): %.300s", res.Exit, msg)
 	return msg
 }
+
+// StdinFile is a file holding data, opened for reading, for a runtime call
+// that reads its stdin (`update --resources -`).
+func StdinFile(t testing.TB, data []byte) *os.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stdin")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
