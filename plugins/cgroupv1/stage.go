@@ -22,6 +22,7 @@ import (
 	"github.com/rung-runtime/rung/plugins/cgroupv1/plan"
 	v2fs "github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	v2plan "github.com/rung-runtime/rung/plugins/cgroupv2/plan"
+	"github.com/rung-runtime/rung/plugins/internal/cgroupstage"
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
 )
@@ -47,30 +48,14 @@ func newStage() *stage {
 	return &stage{findHost: cgroupfs.Find, log: sdk.Logger().Named("cgroupv1")}
 }
 
+// pathWords has v2plan.CgroupPathFor name this plugin and the v1
+// hierarchies in its errors; the path rules themselves are rung-cgroupv2's.
+var pathWords = v2plan.PathOptions{Driver: "rung-cgroupv1", Hierarchy: "the cgroup v1 hierarchies"}
+
 var features = json.RawMessage(`{"linux":{"cgroup":{"v1":true,"v2":false,"systemd":false,"systemdUser":false,"rdma":true}}}`)
 
 func (s *stage) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{
-		Name:     "rung-cgroupv1",
-		Version:  version,
-		Stage:    "cgroups",
-		Handles:  []string{"linux.cgroupsPath", "linux.resources"},
-		Features: features,
-	}, nil
-}
-
-func resourcesOf(sp *specs.Spec) *specs.LinuxResources {
-	if sp == nil || sp.Linux == nil {
-		return nil
-	}
-	return sp.Linux.Resources
-}
-
-func cgroupsPathOf(sp *specs.Spec) string {
-	if sp == nil || sp.Linux == nil {
-		return ""
-	}
-	return sp.Linux.CgroupsPath
+	return cgroupstage.Description("rung-cgroupv1", version, features), nil
 }
 
 // checked is a validated spec: where its cgroups go and what to write.
@@ -85,7 +70,7 @@ type checked struct {
 func (s *stage) check(c *sdk.Container) (*checked, []sdk.FieldError, error) {
 	// The same path rules as rung-cgroupv2, so a spec means the same
 	// cgroup on either kind of host.
-	rel, err := v2plan.CgroupPath(cgroupsPathOf(c.Spec), c.ID)
+	rel, err := v2plan.CgroupPathFor(cgroupstage.CgroupsPathOf(c.Spec), c.ID, pathWords)
 	if err != nil {
 		return nil, []sdk.FieldError{{Field: "linux.cgroupsPath", Message: err.Error()}}, nil
 	}
@@ -98,7 +83,7 @@ func (s *stage) check(c *sdk.Container) (*checked, []sdk.FieldError, error) {
 		// open every device node it can make.
 		return nil, nil, fmt.Errorf("container %s: cgroups stage: the devices cgroup v1 hierarchy is not mounted; a container cannot be confined without it", c.ID)
 	}
-	p, errs := plan.Resources(resourcesOf(c.Spec), plan.Options{MemoryLimit: math.MaxUint64})
+	p, errs := plan.Resources(cgroupstage.ResourcesOf(c.Spec), plan.Options{MemoryLimit: math.MaxUint64})
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
@@ -119,32 +104,12 @@ func checkPageSizes(h *cgroupfs.Host, p *plan.Plan) []sdk.FieldError {
 		return nil
 	}
 	have, _ := cgroupfs.PageSizes(x.Path)
-	names := make([]string, 0, len(sizes))
-	for n := range sizes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var errs []sdk.FieldError
-	for _, size := range names {
-		if !slices.Contains(have, size) {
-			errs = append(errs, sdk.FieldError{Field: sizes[size] + ".pageSize",
-				Message: fmt.Sprintf("huge page size %s is not supported here (have: %s)", size, strings.Join(have, ", "))})
-		}
-	}
-	return errs
+	return cgroupstage.CheckPageSizes(sizes, have)
 }
 
 func (s *stage) Validate(_ context.Context, c *sdk.Container) ([]sdk.FieldError, error) {
 	_, errs, err := s.check(c)
 	return errs, err
-}
-
-func fieldErrors(errs []sdk.FieldError) error {
-	all := make([]error, len(errs))
-	for i, e := range errs {
-		all[i] = e
-	}
-	return errors.Join(all...)
 }
 
 // placement is the action that has the host put the init in every
@@ -159,7 +124,7 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 		return nil, err
 	}
 	if len(errs) > 0 {
-		return nil, fieldErrors(errs)
+		return nil, cgroupstage.FieldErrors(errs)
 	}
 	for _, n := range t.plan.Notes {
 		s.log.Info(n, "container", c.ID)
@@ -190,9 +155,9 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 	}
 	// The order of the memory writes depends on the limit the cgroup has
 	// now (an existing one may have some).
-	p, errs := plan.Resources(resourcesOf(c.Spec), plan.Options{MemoryLimit: memoryLimit(cg)})
+	p, errs := plan.Resources(cgroupstage.ResourcesOf(c.Spec), plan.Options{MemoryLimit: memoryLimit(cg)})
 	if len(errs) > 0 {
-		return nil, fieldErrors(errs)
+		return nil, cgroupstage.FieldErrors(errs)
 	}
 	if err := apply(cg, p); err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.ID, err)
@@ -275,7 +240,7 @@ func (s *stage) locate(c *sdk.Container) (*located, error) {
 			return nil, fmt.Errorf("the cgroup2 mount moved from %s since the container was made", mp)
 		}
 	} else {
-		rel, perr := v2plan.CgroupPath(cgroupsPathOf(c.Spec), c.ID)
+		rel, perr := v2plan.CgroupPathFor(cgroupstage.CgroupsPathOf(c.Spec), c.ID, pathWords)
 		if perr != nil {
 			return l, nil
 		}
@@ -457,7 +422,7 @@ func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResour
 	})
 	p, errs := plan.Resources(merged, plan.Options{Update: true, MemoryLimit: memoryLimit(cg)})
 	if len(errs) > 0 {
-		return fieldErrors(errs)
+		return cgroupstage.FieldErrors(errs)
 	}
 	if r != nil && r.Memory != nil {
 		if n, err := strconv.ParseUint(strings.TrimSpace(read("memory", "memory.usage_in_bytes")), 10, 64); err == nil {
@@ -467,10 +432,10 @@ func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResour
 		}
 	}
 	if errs := plan.CheckAvailable(p, func(sub string) bool { return cg[sub] != "" }); len(errs) > 0 {
-		return fieldErrors(errs)
+		return cgroupstage.FieldErrors(errs)
 	}
 	if errs := checkPageSizes(l.host, p); len(errs) > 0 {
-		return fieldErrors(errs)
+		return cgroupstage.FieldErrors(errs)
 	}
 	for _, n := range p.Notes {
 		s.log.Info(n, "container", c.ID)

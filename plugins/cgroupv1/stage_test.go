@@ -19,50 +19,19 @@ import (
 	"github.com/rung-runtime/rung/plugins/cgroupv1/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv1/internal/cgtest"
 	v2fs "github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
+	cgshared "github.com/rung-runtime/rung/plugins/internal/cgtest"
 	"github.com/rung-runtime/rung/sdk"
 )
 
-func container(t *testing.T, id, specJSON string) *sdk.Container {
-	t.Helper()
-	var sp specs.Spec
-	if err := json.Unmarshal([]byte(specJSON), &sp); err != nil {
-		t.Fatalf("bad spec %s: %v", specJSON, err)
-	}
-	return &sdk.Container{ID: id, Spec: &sp, SpecJSON: []byte(specJSON), State: map[string]string{}}
-}
+// container is the shared helper under the short name the tests use.
+var container = cgshared.Container
 
 func TestDescribe(t *testing.T) {
 	d, err := newStage().Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "rung-cgroupv1" || d.Stage != "cgroups" || d.NoDestroy || !slices.Equal(d.Handles, []string{"linux.cgroupsPath", "linux.resources"}) {
-		t.Errorf("Describe = %+v", d)
-	}
-	var f struct {
-		Linux struct {
-			Cgroup map[string]bool `json:"cgroup"`
-		} `json:"linux"`
-	}
-	if err := json.Unmarshal(d.Features, &f); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": true}
-	if !mapsEqual(f.Linux.Cgroup, want) {
-		t.Errorf("features %s", d.Features)
-	}
-}
-
-func mapsEqual(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
+	cgshared.CheckDescription(t, d, "rung-cgroupv1", map[string]bool{"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": true})
 }
 
 // fakeStage validates against a mountinfo with the given v1 controllers
@@ -108,25 +77,14 @@ func TestValidate(t *testing.T) {
 		{"cpuset missing", some, `{"linux":{"resources":{"cpu":{"cpus":"0"}}}}`, "linux.resources.cpu", "cpuset controller"},
 		{"net_prio missing", some, `{"linux":{"resources":{"network":{"priorities":[{"name":"lo","priority":1}]}}}}`, "linux.resources.network", "net_prio controller"},
 		{"unified", full, `{"linux":{"resources":{"unified":{"memory.high":"1"}}}}`, "linux.resources.unified", "cgroup v1"},
-		{"dotdot path", full, `{"linux":{"cgroupsPath":"/a/../../b"}}`, "linux.cgroupsPath", `".." component`},
-		{"systemd path", full, `{"linux":{"cgroupsPath":"system.slice:rung:x"}}`, "linux.cgroupsPath", "systemd cgroup driver is not supported"},
-		{"root path", full, `{"linux":{"cgroupsPath":"/"}}`, "linux.cgroupsPath", "root"},
+		{"dotdot path", full, `{"linux":{"cgroupsPath":"/a/../../b"}}`, "linux.cgroupsPath", `".." component; it must stay inside the cgroup v1 hierarchies`},
+		{"systemd path", full, `{"linux":{"cgroupsPath":"system.slice:rung:x"}}`, "linux.cgroupsPath", "systemd cgroup driver is not supported (rung-cgroupv1 is a cgroupfs driver)"},
+		{"root path", full, `{"linux":{"cgroupsPath":"/"}}`, "linux.cgroupsPath", "names the root of the cgroup v1 hierarchies"},
 		{"page size missing", full, `{"linux":{"resources":{"hugepageLimits":[{"pageSize":"64KB","limit":1}]}}}`,
 			"linux.resources.hugepageLimits[0].pageSize", "64KB is not supported here (have: 1GB, 2MB)"},
 		{"semantic", full, `{"linux":{"resources":{"memory":{"limit":100,"swap":50}}}}`, "linux.resources.memory.swap", ">= the memory limit"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			errs, err := tc.s.Validate(context.Background(), container(t, "c1", tc.spec))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range errs {
-				if e.Field == tc.field && strings.Contains(e.Message, tc.msg) {
-					return
-				}
-			}
-			t.Errorf("errors %v; want one on %s with %q", errs, tc.field, tc.msg)
-		})
+		t.Run(tc.name, func(t *testing.T) { cgshared.Refuses(t, tc.s, tc.spec, tc.field, tc.msg) })
 	}
 	for _, spec := range []string{
 		`{}`,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/internal/cgtest"
+	cgshared "github.com/rung-runtime/rung/plugins/internal/cgtest"
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
 	"github.com/rung-runtime/rung/sdk/stagetest"
@@ -33,13 +33,7 @@ func TestPluginProcess(t *testing.T) {
 	conn := launch(t)
 	ctx := context.Background()
 
-	d, err := conn.Stage.Describe(ctx, &stagev1.DescribeRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Name != "rung-cgroupv2" || d.Stage != "cgroups" || !d.Resources || d.ProtocolVersion != sdk.ProtocolVersion {
-		t.Errorf("Describe = %v", d)
-	}
+	cgshared.CheckPluginDescribe(t, conn, "rung-cgroupv2")
 
 	pc := func(spec string, state map[string]string) *stagev1.Container {
 		return &stagev1.Container{Id: "ctr", SpecJson: []byte(spec), State: state}
@@ -67,14 +61,8 @@ func TestPluginProcess(t *testing.T) {
 	}
 	c := pc(spec, p.State)
 	sleeper := cgtest.Start(t, dir, "sleep", "1000")
-	if _, err := conn.Stage.Attach(ctx, &stagev1.AttachRequest{Container: c, Pid: int32(sleeper.Process.Pid)}); err != nil {
-		t.Fatal(err)
-	}
+	cgshared.AttachOne(t, conn, c, sleeper.Process.Pid)
 	ref := &stagev1.ContainerRef{Container: c}
-	pids, err := conn.Resources.Pids(ctx, ref)
-	if err != nil || !slices.Equal(pids.Pids, []int32{int32(sleeper.Process.Pid)}) {
-		t.Fatalf("Pids = %v, %v", pids, err)
-	}
 	if _, err := conn.Resources.Pause(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
@@ -92,20 +80,7 @@ func TestPluginProcess(t *testing.T) {
 	if err := json.Unmarshal(st.StatsJson, &stats); err != nil || stats.Pids.Current != 1 {
 		t.Errorf("Stats = %s, %v", st.StatsJson, err)
 	}
-	events, err := conn.Resources.Events(ctx, &stagev1.EventsRequest{Container: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Resources.KillAll(ctx, &stagev1.KillAllRequest{Container: c, Signal: 9}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Stage.Destroy(ctx, &stagev1.DestroyRequest{Container: c}); err != nil {
-		t.Fatal(err)
-	}
-	// The event stream ends with the cgroup (or never got to watch it).
-	if ev, err := events.Recv(); err == nil {
-		t.Errorf("unexpected event %v", ev)
-	}
+	cgshared.KillAndDestroy(t, conn, c)
 	if _, err := os.Stat(m.Dir(top)); !os.IsNotExist(err) {
 		t.Errorf("Destroy left %s: %v", m.Dir(top), err)
 	}

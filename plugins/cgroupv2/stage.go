@@ -21,6 +21,7 @@ import (
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/devfilter"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/plan"
+	"github.com/rung-runtime/rung/plugins/internal/cgroupstage"
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
 )
@@ -50,27 +51,7 @@ func newStage() *stage {
 var features = json.RawMessage(`{"linux":{"cgroup":{"v1":false,"v2":true,"systemd":false,"systemdUser":false,"rdma":true}}}`)
 
 func (s *stage) Describe(context.Context) (sdk.Description, error) {
-	return sdk.Description{
-		Name:     "rung-cgroupv2",
-		Version:  version,
-		Stage:    "cgroups",
-		Handles:  []string{"linux.cgroupsPath", "linux.resources"},
-		Features: features,
-	}, nil
-}
-
-func resourcesOf(sp *specs.Spec) *specs.LinuxResources {
-	if sp == nil || sp.Linux == nil {
-		return nil
-	}
-	return sp.Linux.Resources
-}
-
-func cgroupsPathOf(sp *specs.Spec) string {
-	if sp == nil || sp.Linux == nil {
-		return ""
-	}
-	return sp.Linux.CgroupsPath
+	return cgroupstage.Description("rung-cgroupv2", version, features), nil
 }
 
 // checked is a validated spec: where its cgroup goes and what to write.
@@ -84,7 +65,7 @@ type checked struct {
 // check does all of Validate's work and returns the FieldErrors, or the
 // resolved target when there are none.
 func (s *stage) check(c *sdk.Container) (*checked, []sdk.FieldError, error) {
-	rel, err := plan.CgroupPath(cgroupsPathOf(c.Spec), c.ID)
+	rel, err := plan.CgroupPath(cgroupstage.CgroupsPathOf(c.Spec), c.ID)
 	if err != nil {
 		return nil, []sdk.FieldError{{Field: "linux.cgroupsPath", Message: err.Error()}}, nil
 	}
@@ -92,7 +73,7 @@ func (s *stage) check(c *sdk.Container) (*checked, []sdk.FieldError, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: cgroups stage: %w", c.ID, err)
 	}
-	p, errs := plan.Resources(resourcesOf(c.Spec), plan.Options{})
+	p, errs := plan.Resources(cgroupstage.ResourcesOf(c.Spec), plan.Options{})
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
@@ -131,19 +112,7 @@ func (s *stage) checkPageSizes(p *plan.Plan) []sdk.FieldError {
 		list = append(list, h)
 	}
 	sort.Strings(list)
-	names := make([]string, 0, len(sizes))
-	for n := range sizes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var errs []sdk.FieldError
-	for _, size := range names {
-		if !have[size] {
-			errs = append(errs, sdk.FieldError{Field: sizes[size] + ".pageSize",
-				Message: fmt.Sprintf("huge page size %s is not supported here (have: %s)", size, strings.Join(list, ", "))})
-		}
-	}
-	return errs
+	return cgroupstage.CheckPageSizes(sizes, list)
 }
 
 // pageSizeName spells a size in kB as the hugetlb controller names it ("2MB").
@@ -162,21 +131,13 @@ func (s *stage) Validate(_ context.Context, c *sdk.Container) ([]sdk.FieldError,
 	return errs, err
 }
 
-func fieldErrors(errs []sdk.FieldError) error {
-	all := make([]error, len(errs))
-	for i, e := range errs {
-		all[i] = e
-	}
-	return errors.Join(all...)
-}
-
 func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err error) {
 	t, errs, err := s.check(c)
 	if err != nil {
 		return nil, err
 	}
 	if len(errs) > 0 {
-		return nil, fieldErrors(errs)
+		return nil, cgroupstage.FieldErrors(errs)
 	}
 	for _, n := range t.plan.Notes {
 		s.log.Info(n, "container", c.ID)
@@ -269,7 +230,7 @@ func (s *stage) locate(c *sdk.Container) (m cgroupfs.Mount, dir string, created 
 		}
 		dir = filepath.Clean(p)
 	} else {
-		rel, perr := plan.CgroupPath(cgroupsPathOf(c.Spec), c.ID)
+		rel, perr := plan.CgroupPath(cgroupstage.CgroupsPathOf(c.Spec), c.ID)
 		if perr != nil {
 			return m, "", nil, nil
 		}
@@ -377,7 +338,7 @@ func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResour
 	}
 	p, errs := plan.Resources(plan.MergeUpdate(r, cur), plan.Options{Update: true})
 	if len(errs) > 0 {
-		return fieldErrors(errs)
+		return cgroupstage.FieldErrors(errs)
 	}
 	if r != nil && r.Memory != nil {
 		if cur, err := cgroupfs.ReadFile(dir, "memory.current"); err == nil {
@@ -394,7 +355,7 @@ func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResour
 		return fmt.Errorf("container %s: update: %w", c.ID, err)
 	}
 	if errs := plan.CheckAvailable(p, avail, parent); len(errs) > 0 {
-		return fieldErrors(errs)
+		return cgroupstage.FieldErrors(errs)
 	}
 	for _, n := range p.Notes {
 		s.log.Info(n, "container", c.ID)

@@ -18,43 +18,19 @@ import (
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/devfilter"
 	"github.com/rung-runtime/rung/plugins/cgroupv2/internal/cgtest"
+	cgshared "github.com/rung-runtime/rung/plugins/internal/cgtest"
 	"github.com/rung-runtime/rung/sdk"
 )
 
-func container(t *testing.T, id, specJSON string) *sdk.Container {
-	t.Helper()
-	var sp specs.Spec
-	if err := json.Unmarshal([]byte(specJSON), &sp); err != nil {
-		t.Fatalf("bad spec %s: %v", specJSON, err)
-	}
-	return &sdk.Container{ID: id, Spec: &sp, SpecJSON: []byte(specJSON), State: map[string]string{}}
-}
+// container is the shared helper under the short name the tests use.
+var container = cgshared.Container
 
 func TestDescribe(t *testing.T) {
 	d, err := newStage().Describe(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "rung-cgroupv2" || d.Stage != "cgroups" || !slices.Equal(d.Handles, []string{"linux.cgroupsPath", "linux.resources"}) {
-		t.Errorf("Describe = %+v", d)
-	}
-	var f struct {
-		Linux struct {
-			Cgroup map[string]bool `json:"cgroup"`
-		} `json:"linux"`
-	}
-	if err := json.Unmarshal(d.Features, &f); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{"v1": false, "v2": true, "systemd": false, "systemdUser": false, "rdma": true}
-	if len(f.Linux.Cgroup) != len(want) {
-		t.Errorf("features %s", d.Features)
-	}
-	for k, v := range want {
-		if got, ok := f.Linux.Cgroup[k]; !ok || got != v {
-			t.Errorf("features linux.cgroup.%s = %v, want %v", k, got, v)
-		}
-	}
+	cgshared.CheckDescription(t, d, "rung-cgroupv2", map[string]bool{"v1": false, "v2": true, "systemd": false, "systemdUser": false, "rdma": true})
 }
 
 // fakeStage validates against a directory that looks like a cgroup2 mount
@@ -102,18 +78,7 @@ func TestValidate(t *testing.T) {
 			"linux.resources.hugepageLimits[0].pageSize", "64KB is not supported here (have: 1GB, 2MB)"},
 		{"semantic", full, `{"linux":{"resources":{"memory":{"limit":100,"swap":50}}}}`, "linux.resources.memory.swap", ">= the memory limit"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			errs, err := tc.s.Validate(context.Background(), container(t, "c1", tc.spec))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range errs {
-				if e.Field == tc.field && strings.Contains(e.Message, tc.msg) {
-					return
-				}
-			}
-			t.Errorf("errors %v; want one on %s with %q", errs, tc.field, tc.msg)
-		})
+		t.Run(tc.name, func(t *testing.T) { cgshared.Refuses(t, tc.s, tc.spec, tc.field, tc.msg) })
 	}
 	for _, spec := range []string{
 		`{}`,

@@ -20,8 +20,9 @@ import (
 )
 
 // DefaultTimeout bounds every wait (freeze, emptying, removal) whose
-// context has no deadline of its own.
-const DefaultTimeout = 10 * time.Second
+// context has no deadline of its own. It is cgroupv2's, as the waits are
+// cgroupv2's Poll.
+const DefaultTimeout = v2fs.DefaultTimeout
 
 // Cgroup maps each subsystem the container joins ("memory",
 // "name=systemd") to its directory in that hierarchy; co-mounted
@@ -195,10 +196,11 @@ func apply(c Cgroup, w plan.Write) error {
 		}
 		return fmt.Errorf("%s: the %s controller has no cgroup v1 hierarchy mounted here", w.Field, w.Controller)
 	}
-	if !exists(filepath.Join(dir, w.File)) {
+	// An Else is a file of the same controller (blkio's CFQ and BFQ
+	// weights), so it is looked for in dir as well.
+	w, ok := v2fs.Resolve(dir, w)
+	if !ok {
 		switch {
-		case w.Else != nil:
-			return apply(c, *w.Else)
 		case w.IfExists || w.BestEffort:
 			return nil
 		case !exists(dir):
@@ -264,30 +266,11 @@ func sameRules(a, b []devfilter.Rule) bool {
 	return true
 }
 
-func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, DefaultTimeout)
-}
-
 // poll calls cond every few milliseconds until it holds, fails, or ctx
-// ends: cgroup v1 has no file that signals emptiness or a finished freeze.
+// ends: cgroup v1 has no file that signals emptiness or a finished freeze,
+// so unlike cgroup2's waits the interval does not grow.
 func poll(ctx context.Context, what string, cond func() (bool, error)) error {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if ok, err := cond(); err != nil || ok {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out waiting for %s: %w", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return v2fs.Poll(ctx, what, 2*time.Millisecond, 2*time.Millisecond, cond)
 }
 
 // FreezerState reads freezer.state: THAWED, FREEZING or FROZEN.
@@ -428,9 +411,8 @@ func Remove(ctx context.Context, all Cgroup) error {
 	}
 	for _, d := range c.Dirs() {
 		// Empty now, a v1 cgroup is removed as a v2 one is: rmdir leaf
-		// first, retried while the kernel still finishes with it (v2's
-		// Remove finds no cgroup.events here, so it has nothing to kill).
-		if err := v2fs.Remove(ctx, d); err != nil {
+		// first, retried while the kernel still finishes with it.
+		if err := v2fs.RemoveTree(ctx, d); err != nil {
 			return err
 		}
 	}

@@ -64,17 +64,17 @@ func Resources(r *specs.LinuxResources, o Options) (*Plan, []sdk.FieldError) {
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
-	c := &conv{p: &Plan{}}
+	c := &conv{}
 	// cgroupv2's plan checks every value v1 shares with it, and its writes
 	// of pids.max, rdma.max and cpuset.{cpus,mems} are the v1 files too
 	// (same names, same formats).
 	shared, errs := v2plan.Resources(sharedPart(r), v2plan.Options{Update: true})
-	c.errs = append(c.errs, errs...)
+	c.Errs = append(c.Errs, errs...)
 	if shared != nil {
 		for _, w := range shared.Writes {
 			switch w.File {
 			case "pids.max", "rdma.max", "cpuset.cpus", "cpuset.mems":
-				c.add(w)
+				c.Add(w)
 			}
 		}
 	}
@@ -84,23 +84,24 @@ func Resources(r *specs.LinuxResources, o Options) (*Plan, []sdk.FieldError) {
 	c.hugetlb(r.HugepageLimits)
 	c.network(r.Network)
 	if len(r.Unified) > 0 {
-		c.fail("linux.resources.unified", "cgroup v2 files cannot be set on cgroup v1 hierarchies (runc refuses it too); remove it, or run the container on a cgroup v2 host with rung-cgroupv2")
+		c.Fail("linux.resources.unified", "cgroup v2 files cannot be set on cgroup v1 hierarchies (runc refuses it too); remove it, or run the container on a cgroup v2 host with rung-cgroupv2")
 	}
+	var devices *devfilter.Filter
 	if !o.Update || len(r.Devices) > 0 {
 		rules, errs := v2plan.DeviceRules(r.Devices)
-		c.errs = append(c.errs, errs...)
+		c.Errs = append(c.Errs, errs...)
 		if len(errs) == 0 {
 			f, err := devfilter.Emulate(rules)
 			if err != nil {
-				c.fail("linux.resources.devices", "%v", err)
+				c.Fail("linux.resources.devices", "%v", err)
 			}
-			c.p.Devices = &f
+			devices = &f
 		}
 	}
-	if len(c.errs) > 0 {
-		return nil, c.errs
+	if len(c.Errs) > 0 {
+		return nil, c.Errs
 	}
-	return c.p, nil
+	return &Plan{Writes: c.Writes, Devices: devices, Notes: c.Notes}, nil
 }
 
 // sharedPart is the part of r whose checks cgroupv2's plan makes the way
@@ -190,20 +191,9 @@ func hugetlbLimitSize(file string) (string, bool) {
 	return s, ok && !strings.Contains(s, ".")
 }
 
-type conv struct {
-	p    *Plan
-	errs []sdk.FieldError
-}
-
-func (c *conv) fail(field, format string, a ...any) {
-	c.errs = append(c.errs, sdk.FieldError{Field: field, Message: fmt.Sprintf(format, a...)})
-}
-
-func (c *conv) note(format string, a ...any) {
-	c.p.Notes = append(c.p.Notes, fmt.Sprintf(format, a...))
-}
-
-func (c *conv) add(w Write) { c.p.Writes = append(c.p.Writes, w) }
+// conv is this driver's conversion: cgroupv2's collector of writes, notes
+// and errors, with the v1 methods per resource.
+type conv struct{ v2plan.Conv }
 
 func (c *conv) cpu(p *specs.LinuxCPU) {
 	const res = "linux.resources.cpu"
@@ -219,17 +209,17 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 		// Idle 0 on a kernel without cpu.idle is what it does anyway.
 		iw := w("idle", "cpu.idle", strconv.FormatInt(idle, 10))
 		iw.IfExists = idle == 0
-		c.add(iw)
+		c.Add(iw)
 	}
 	if p.Shares != nil && *p.Shares != 0 {
 		switch {
 		case *p.Shares < minShares || *p.Shares > maxShares:
-			c.fail(res+".shares", "%d is outside the kernel's cpu.shares range of %d to %d", *p.Shares, minShares, maxShares)
+			c.Fail(res+".shares", "%d is outside the kernel's cpu.shares range of %d to %d", *p.Shares, minShares, maxShares)
 		case idle == 1:
 			// The kernel refuses shares for an idle group.
-			c.note("linux.resources.cpu.shares is ignored because cpu.idle is 1")
+			c.Note("linux.resources.cpu.shares is ignored because cpu.idle is 1")
 		default:
-			c.add(w("shares", "cpu.shares", strconv.FormatUint(*p.Shares, 10)))
+			c.Add(w("shares", "cpu.shares", strconv.FormatUint(*p.Shares, 10)))
 		}
 	}
 	var quota int64
@@ -247,32 +237,32 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 	if period != 0 {
 		pw := w("period", "cpu.cfs_period_us", strconv.FormatUint(period, 10))
 		pw.BestEffort = retry
-		c.add(pw)
+		c.Add(pw)
 	}
 	burst := func(bestEffort bool) {
 		if p.Burst != nil {
 			// runc skips the burst on kernels without cpu.cfs_burst_us.
 			bw := w("burst", "cpu.cfs_burst_us", strconv.FormatUint(*p.Burst, 10))
 			bw.IfExists, bw.BestEffort = true, bestEffort
-			c.add(bw)
+			c.Add(bw)
 		}
 	}
 	burst(retry)
 	if quota != 0 {
-		c.add(w("quota", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)))
+		c.Add(w("quota", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)))
 		if period != 0 {
-			c.add(w("period", "cpu.cfs_period_us", strconv.FormatUint(period, 10)))
+			c.Add(w("period", "cpu.cfs_period_us", strconv.FormatUint(period, 10)))
 		}
 		burst(false)
 	}
 	if p.RealtimePeriod != nil && *p.RealtimePeriod != 0 {
-		c.add(w("realtimePeriod", "cpu.rt_period_us", strconv.FormatUint(*p.RealtimePeriod, 10)))
+		c.Add(w("realtimePeriod", "cpu.rt_period_us", strconv.FormatUint(*p.RealtimePeriod, 10)))
 	}
 	if p.RealtimeRuntime != nil && *p.RealtimeRuntime != 0 {
 		if *p.RealtimeRuntime < -1 {
-			c.fail(res+".realtimeRuntime", "%d is negative; use microseconds per period, or -1 for no limit", *p.RealtimeRuntime)
+			c.Fail(res+".realtimeRuntime", "%d is negative; use microseconds per period, or -1 for no limit", *p.RealtimeRuntime)
 		} else {
-			c.add(w("realtimeRuntime", "cpu.rt_runtime_us", strconv.FormatInt(*p.RealtimeRuntime, 10)))
+			c.Add(w("realtimeRuntime", "cpu.rt_runtime_us", strconv.FormatInt(*p.RealtimeRuntime, 10)))
 		}
 	}
 }
@@ -285,16 +275,7 @@ func (c *conv) memory(m *specs.LinuxMemory, curLimit uint64) {
 	w := func(field, file, value string) Write {
 		return Write{Resource: res, Field: res + "." + field, Controller: "memory", File: file, Value: value}
 	}
-	var limit, swap, reservation int64
-	if m.Limit != nil {
-		limit = *m.Limit
-	}
-	if m.Swap != nil {
-		swap = *m.Swap
-	}
-	if m.Reservation != nil {
-		reservation = *m.Reservation
-	}
+	limit, reservation, swap := v2plan.MemoryValues(m)
 	swapOnlyIfAccounted := false
 	if limit == -1 && swap == 0 {
 		// runc: unlimited memory with unset swap lifts swap too, where
@@ -309,18 +290,18 @@ func (c *conv) memory(m *specs.LinuxMemory, curLimit uint64) {
 	// memory limit (or is lifted), and memory first otherwise.
 	switch {
 	case limit != 0 && swap != 0 && (swap == -1 || curLimit < uint64(swap)):
-		c.add(swapW)
-		c.add(memW)
+		c.Add(swapW)
+		c.Add(memW)
 	default:
 		if limit != 0 {
-			c.add(memW)
+			c.Add(memW)
 		}
 		if swap != 0 {
-			c.add(swapW)
+			c.Add(swapW)
 		}
 	}
 	if reservation != 0 {
-		c.add(w("reservation", "memory.soft_limit_in_bytes", strconv.FormatInt(reservation, 10)))
+		c.Add(w("reservation", "memory.soft_limit_in_bytes", strconv.FormatInt(reservation, 10)))
 	}
 	//nolint:staticcheck // Kernel is deprecated in the spec, but v1 kernels may still take it.
 	if m.Kernel != nil && *m.Kernel != 0 {
@@ -329,26 +310,26 @@ func (c *conv) memory(m *specs.LinuxMemory, curLimit uint64) {
 		// EOPNOTSUPP) costs only the limit, as with runc.
 		kw := w("kernel", "memory.kmem.limit_in_bytes", strconv.FormatInt(*m.Kernel, 10)) //nolint:staticcheck
 		kw.IfExists, kw.BestEffort = true, true
-		c.add(kw)
-		c.note("linux.resources.memory.kernel is deprecated; it is applied only where the kernel still has memory.kmem.limit_in_bytes")
+		c.Add(kw)
+		c.Note("linux.resources.memory.kernel is deprecated; it is applied only where the kernel still has memory.kmem.limit_in_bytes")
 	}
 	if m.KernelTCP != nil && *m.KernelTCP != 0 {
 		kw := w("kernelTCP", "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*m.KernelTCP, 10))
 		kw.IfExists = true
-		c.add(kw)
+		c.Add(kw)
 	}
 	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
-		c.add(w("disableOOMKiller", "memory.oom_control", "1"))
+		c.Add(w("disableOOMKiller", "memory.oom_control", "1"))
 	}
 	if m.Swappiness != nil {
 		if *m.Swappiness > 100 {
-			c.fail(res+".swappiness", "%d is outside the range of 0 to 100", *m.Swappiness)
+			c.Fail(res+".swappiness", "%d is outside the range of 0 to 100", *m.Swappiness)
 		} else {
-			c.add(w("swappiness", "memory.swappiness", strconv.FormatUint(*m.Swappiness, 10)))
+			c.Add(w("swappiness", "memory.swappiness", strconv.FormatUint(*m.Swappiness, 10)))
 		}
 	}
 	if m.UseHierarchy != nil {
-		c.note("linux.resources.memory.useHierarchy is ignored (as in runc): the kernel decides memory.use_hierarchy")
+		c.Note("linux.resources.memory.useHierarchy is ignored (as in runc): the kernel decides memory.use_hierarchy")
 	}
 }
 
@@ -369,25 +350,25 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 	}
 	leafOK := func(field string, v uint16) bool {
 		if v < 10 || v > 1000 {
-			c.fail(field, "%d is outside the blkio range of 10 to 1000", v)
+			c.Fail(field, "%d is outside the blkio range of 10 to 1000", v)
 			return false
 		}
 		return true
 	}
 	if b.Weight != nil && *b.Weight != 0 {
-		c.add(weight(res+".weight", "blkio.weight", "blkio.bfq.weight", strconv.FormatUint(uint64(*b.Weight), 10)))
+		c.Add(weight(res+".weight", "blkio.weight", "blkio.bfq.weight", strconv.FormatUint(uint64(*b.Weight), 10)))
 	}
 	if b.LeafWeight != nil && *b.LeafWeight != 0 && leafOK(res+".leafWeight", *b.LeafWeight) {
-		c.add(w(res+".leafWeight", "blkio.leaf_weight", strconv.FormatUint(uint64(*b.LeafWeight), 10)))
+		c.Add(w(res+".leafWeight", "blkio.leaf_weight", strconv.FormatUint(uint64(*b.LeafWeight), 10)))
 	}
 	for i, wd := range b.WeightDevice {
 		field := fmt.Sprintf("%s.weightDevice[%d]", res, i)
 		dev := fmt.Sprintf("%d:%d ", wd.Major, wd.Minor)
 		if wd.Weight != nil && *wd.Weight != 0 {
-			c.add(weight(field+".weight", "blkio.weight_device", "blkio.bfq.weight_device", dev+strconv.FormatUint(uint64(*wd.Weight), 10)))
+			c.Add(weight(field+".weight", "blkio.weight_device", "blkio.bfq.weight_device", dev+strconv.FormatUint(uint64(*wd.Weight), 10)))
 		}
 		if wd.LeafWeight != nil && *wd.LeafWeight != 0 && leafOK(field+".leafWeight", *wd.LeafWeight) {
-			c.add(w(field+".leafWeight", "blkio.leaf_weight_device", dev+strconv.FormatUint(uint64(*wd.LeafWeight), 10)))
+			c.Add(w(field+".leafWeight", "blkio.leaf_weight_device", dev+strconv.FormatUint(uint64(*wd.LeafWeight), 10)))
 		}
 	}
 	for _, t := range []struct {
@@ -401,7 +382,7 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 	} {
 		for i, td := range t.list {
 			// A rate of 0 lifts the device's limit.
-			c.add(w(fmt.Sprintf("%s.%s[%d]", res, t.name, i), t.file, fmt.Sprintf("%d:%d %d", td.Major, td.Minor, td.Rate)))
+			c.Add(w(fmt.Sprintf("%s.%s[%d]", res, t.name, i), t.file, fmt.Sprintf("%d:%d %d", td.Major, td.Minor, td.Rate)))
 		}
 	}
 }
@@ -411,10 +392,10 @@ func (c *conv) hugetlb(l []specs.LinuxHugepageLimit) {
 	for i, h := range l {
 		field := fmt.Sprintf("%s[%d]", res, i)
 		v := strconv.FormatUint(h.Limit, 10)
-		c.add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".limit_in_bytes", Value: v})
+		c.Add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".limit_in_bytes", Value: v})
 		// The spec says limits cover reservations too where the kernel
 		// has them (5.7+), as runc 1.2 does.
-		c.add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".rsvd.limit_in_bytes", Value: v, IfExists: true})
+		c.Add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".rsvd.limit_in_bytes", Value: v, IfExists: true})
 	}
 }
 
@@ -424,15 +405,15 @@ func (c *conv) network(n *specs.LinuxNetwork) {
 		return
 	}
 	if n.ClassID != nil {
-		c.add(Write{Resource: res, Field: res + ".classID", Controller: "net_cls", File: "net_cls.classid", Value: strconv.FormatUint(uint64(*n.ClassID), 10)})
+		c.Add(Write{Resource: res, Field: res + ".classID", Controller: "net_cls", File: "net_cls.classid", Value: strconv.FormatUint(uint64(*n.ClassID), 10)})
 	}
 	for i, p := range n.Priorities {
 		field := fmt.Sprintf("%s.priorities[%d]", res, i)
 		if p.Name == "" || strings.ContainsAny(p.Name, " \t\n/\x00") {
-			c.fail(field+".name", "%q is not a network interface name", p.Name)
+			c.Fail(field+".name", "%q is not a network interface name", p.Name)
 			continue
 		}
 		// One interface per write: the kernel parses one "name prio" each.
-		c.add(Write{Resource: res, Field: field, Controller: "net_prio", File: "net_prio.ifpriomap", Value: fmt.Sprintf("%s %d", p.Name, p.Priority)})
+		c.Add(Write{Resource: res, Field: field, Controller: "net_prio", File: "net_prio.ifpriomap", Value: fmt.Sprintf("%s %d", p.Name, p.Priority)})
 	}
 }

@@ -196,11 +196,9 @@ func Apply(dir string, writes []plan.Write) error {
 }
 
 func apply(dir string, w plan.Write) error {
-	p := filepath.Join(dir, w.File)
-	if !exists(p) {
+	w, ok := Resolve(dir, w)
+	if !ok {
 		switch {
-		case w.Else != nil:
-			return apply(dir, *w.Else)
 		case w.IfExists || w.BestEffort:
 			return nil
 		case w.Controller != "" && !exists(filepath.Join(dir, "cgroup.controllers")):
@@ -214,6 +212,21 @@ func apply(dir string, w plan.Write) error {
 		return fmt.Errorf("%s: %w", w.Field, err)
 	}
 	return nil
+}
+
+// Resolve follows w's Else chain to the write to carry out in dir: the
+// first whose file exists there. When none does, ok is false and the last
+// of the chain comes back, for the caller to skip (IfExists, BestEffort) or
+// to report in its own words. Both drivers apply writes through it, so a
+// fallback file means the same to each.
+func Resolve(dir string, w plan.Write) (_ plan.Write, ok bool) {
+	for !exists(filepath.Join(dir, w.File)) {
+		if w.Else == nil {
+			return w, false
+		}
+		w = *w.Else
+	}
+	return w, true
 }
 
 // Populated reports whether the cgroup or any descendant has processes.
@@ -292,9 +305,18 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 // ctx ends. Only the cgroup.events file can tell when the kernel is done,
 // and polling it is cheap.
 func waitFor(ctx context.Context, what string, cond func() (bool, error)) error {
+	return Poll(ctx, what, time.Millisecond, 50*time.Millisecond, cond)
+}
+
+// Poll calls cond until it is true, it fails, or ctx ends (after
+// DefaultTimeout if ctx has no deadline), waiting first between calls and
+// doubling that up to most. It is the one wait loop of both drivers; the
+// cgroup v1 one, with no file that signals a change, polls at a fixed
+// interval (first == most).
+func Poll(ctx context.Context, what string, first, most time.Duration, cond func() (bool, error)) error {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	delay := time.Millisecond
+	delay := first
 	for {
 		ok, err := cond()
 		if err != nil {
@@ -308,7 +330,7 @@ func waitFor(ctx context.Context, what string, cond func() (bool, error)) error 
 			return fmt.Errorf("timed out waiting for %s: %w", what, ctx.Err())
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 50*time.Millisecond)
+		delay = min(delay*2, most)
 	}
 }
 
@@ -398,10 +420,16 @@ func Remove(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	return removeTree(ctx, dir)
+	return RemoveTree(ctx, dir)
 }
 
-func removeTree(ctx context.Context, dir string) error {
+// RemoveTree removes the cgroup at dir and every child cgroup, leaf first,
+// once no process is left in them: it kills nothing and does not wait for
+// processes, only for the kernel to let go of an emptied cgroup. A cgroup
+// that does not exist is removed already. Remove uses it after emptying a
+// cgroup2 tree; the cgroup v1 driver, which empties its hierarchies its own
+// way, uses it directly.
+func RemoveTree(ctx context.Context, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -411,7 +439,7 @@ func removeTree(ctx context.Context, dir string) error {
 	}
 	for _, e := range entries {
 		if e.IsDir() {
-			if err := removeTree(ctx, filepath.Join(dir, e.Name())); err != nil {
+			if err := RemoveTree(ctx, filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 		}

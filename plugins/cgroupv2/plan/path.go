@@ -29,6 +29,26 @@ func (e *PathError) Error() string { return e.Msg }
 // DefaultParent/<id>. Any ".." component is refused rather than cleaned away,
 // so a path can never name a cgroup outside the one it spells.
 func CgroupPath(cgroupsPath, id string) (string, error) {
+	return CgroupPathFor(cgroupsPath, id, V2Path)
+}
+
+// PathOptions word CgroupPathFor's errors for the driver that uses it, so
+// that one set of path rules can serve the cgroup v1 driver too and still
+// name the right plugin and hierarchy.
+type PathOptions struct {
+	// Driver is the plugin named in the refusal of the systemd form
+	// ("rung-cgroupv2").
+	Driver string
+	// Hierarchy is what the path lies in ("the cgroup2 hierarchy").
+	Hierarchy string
+}
+
+// V2Path words the errors for this plugin: CgroupPath uses it.
+var V2Path = PathOptions{Driver: "rung-cgroupv2", Hierarchy: "the cgroup2 hierarchy"}
+
+// CgroupPathFor is CgroupPath with errors worded by o; the rules and the
+// result are the same for every o.
+func CgroupPathFor(cgroupsPath, id string, o PathOptions) (string, error) {
 	if strings.IndexByte(cgroupsPath, 0) >= 0 {
 		return "", &PathError{"contains a NUL byte"}
 	}
@@ -39,16 +59,16 @@ func CgroupPath(cgroupsPath, id string) (string, error) {
 		return path.Join(DefaultParent, id), nil
 	}
 	if isSystemdForm(cgroupsPath) {
-		return "", &PathError{fmt.Sprintf("%q is the systemd \"slice:prefix:name\" form; the systemd cgroup driver is not supported (rung-cgroupv2 is a cgroupfs driver), give a path such as \"/machine/%s\"", cgroupsPath, lastField(cgroupsPath))}
+		return "", &PathError{fmt.Sprintf("%q is the systemd \"slice:prefix:name\" form; the systemd cgroup driver is not supported (%s is a cgroupfs driver), give a path such as \"/machine/%s\"", cgroupsPath, o.Driver, lastField(cgroupsPath))}
 	}
 	for _, c := range strings.Split(cgroupsPath, "/") {
 		if c == ".." {
-			return "", &PathError{fmt.Sprintf("%q has a \"..\" component; it must stay inside the cgroup2 hierarchy", cgroupsPath)}
+			return "", &PathError{fmt.Sprintf("%q has a \"..\" component; it must stay inside %s", cgroupsPath, o.Hierarchy)}
 		}
 	}
 	p := path.Clean("/" + cgroupsPath)
 	if p == "/" {
-		return "", &PathError{fmt.Sprintf("%q names the root of the cgroup2 hierarchy; a container needs a cgroup of its own", cgroupsPath)}
+		return "", &PathError{fmt.Sprintf("%q names the root of %s; a container needs a cgroup of its own", cgroupsPath, o.Hierarchy)}
 	}
 	return p, nil
 }

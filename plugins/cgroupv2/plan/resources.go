@@ -56,7 +56,7 @@ type Options struct {
 // returns every semantic problem it finds as a FieldError. A nil r gives
 // just the default device filter (for a create).
 func Resources(r *specs.LinuxResources, o Options) (*Plan, []sdk.FieldError) {
-	c := &conv{p: &Plan{}}
+	c := &conv{}
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
@@ -68,17 +68,18 @@ func Resources(r *specs.LinuxResources, o Options) (*Plan, []sdk.FieldError) {
 	c.rdma(r.Rdma)
 	c.unified(r.Unified)
 	if r.Network != nil && (r.Network.ClassID != nil || len(r.Network.Priorities) > 0) {
-		c.note("linux.resources.network is ignored: cgroup v2 has no net_cls/net_prio controllers")
+		c.Note("linux.resources.network is ignored: cgroup v2 has no net_cls/net_prio controllers")
 	}
+	var devices []devfilter.Rule
 	if !o.Update || len(r.Devices) > 0 {
 		rules, errs := DeviceRules(r.Devices)
-		c.errs = append(c.errs, errs...)
-		c.p.Devices = rules
+		c.Errs = append(c.Errs, errs...)
+		devices = rules
 	}
-	if len(c.errs) > 0 {
-		return nil, c.errs
+	if len(c.Errs) > 0 {
+		return nil, c.Errs
 	}
-	return c.p, nil
+	return &Plan{Writes: c.Writes, Devices: devices, Notes: c.Notes}, nil
 }
 
 // Controllers lists the controllers the plan's writes need, sorted.
@@ -118,20 +119,31 @@ func CheckAvailable(p *Plan, avail map[string]bool, where string) []sdk.FieldErr
 	return errs
 }
 
-type conv struct {
-	p    *Plan
-	errs []sdk.FieldError
+// Conv collects what a conversion of linux.resources gives: the writes in
+// order, the notes for the log, and every FieldError rather than the first,
+// so that a spec gets all its problems at once. The cgroup v1 plan converts
+// through it too.
+type Conv struct {
+	Writes []Write
+	Notes  []string
+	Errs   []sdk.FieldError
 }
 
-func (c *conv) fail(field, format string, a ...any) {
-	c.errs = append(c.errs, sdk.FieldError{Field: field, Message: fmt.Sprintf(format, a...)})
+// Fail records a problem with field.
+func (c *Conv) Fail(field, format string, a ...any) {
+	c.Errs = append(c.Errs, sdk.FieldError{Field: field, Message: fmt.Sprintf(format, a...)})
 }
 
-func (c *conv) note(format string, a ...any) {
-	c.p.Notes = append(c.p.Notes, fmt.Sprintf(format, a...))
+// Note records a field accepted without effect, for the log.
+func (c *Conv) Note(format string, a ...any) {
+	c.Notes = append(c.Notes, fmt.Sprintf(format, a...))
 }
 
-func (c *conv) add(w Write) { c.p.Writes = append(c.p.Writes, w) }
+// Add appends a write.
+func (c *Conv) Add(w Write) { c.Writes = append(c.Writes, w) }
+
+// conv is this driver's conversion: Conv with the v2 methods per resource.
+type conv struct{ Conv }
 
 // numToStr is runc's: 0 is "unset" (no write), -1 is "max".
 func numToStr(v int64) string {
@@ -151,7 +163,7 @@ func (c *conv) pids(p *specs.LinuxPids) {
 	}
 	v := *p.Limit
 	if v < -1 {
-		c.fail(res+".limit", "%d is not a limit: use a positive number, or 0 or -1 for no limit", v)
+		c.Fail(res+".limit", "%d is not a limit: use a positive number, or 0 or -1 for no limit", v)
 		return
 	}
 	// runc: 0 and -1 both mean "no limit" on cgroup v2.
@@ -159,7 +171,7 @@ func (c *conv) pids(p *specs.LinuxPids) {
 	if v > 0 {
 		val = strconv.FormatInt(v, 10)
 	}
-	c.add(Write{Resource: res, Field: res + ".limit", Controller: "pids", File: "pids.max", Value: val})
+	c.Add(Write{Resource: res, Field: res + ".limit", Controller: "pids", File: "pids.max", Value: val})
 }
 
 // MemorySwapToV2 is runc's ConvertMemorySwapToCgroupV2Value: the spec's swap
@@ -189,44 +201,35 @@ func (c *conv) memory(m *specs.LinuxMemory) {
 	if m == nil {
 		return
 	}
-	var limit, reservation, swap int64
-	if m.Limit != nil {
-		limit = *m.Limit
-	}
-	if m.Reservation != nil {
-		reservation = *m.Reservation
-	}
-	if m.Swap != nil {
-		swap = *m.Swap
-	}
+	limit, reservation, swap := MemoryValues(m)
 	bad := false
 	for _, f := range []struct {
 		name string
 		v    int64
 	}{{"limit", limit}, {"reservation", reservation}, {"swap", swap}} {
 		if f.v < -1 {
-			c.fail(res+"."+f.name, "%d is negative; use a byte count, or -1 for no limit", f.v)
+			c.Fail(res+"."+f.name, "%d is negative; use a byte count, or -1 for no limit", f.v)
 			bad = true
 		}
 	}
 	if m.Kernel != nil || m.KernelTCP != nil { //nolint:staticcheck // reported, not used
-		c.note("linux.resources.memory.kernel and kernelTCP are ignored: cgroup v2 has no separate kernel memory limits")
+		c.Note("linux.resources.memory.kernel and kernelTCP are ignored: cgroup v2 has no separate kernel memory limits")
 	}
 	if m.Swappiness != nil {
-		c.note("linux.resources.memory.swappiness is ignored: cgroup v2 has no per-cgroup swappiness")
+		c.Note("linux.resources.memory.swappiness is ignored: cgroup v2 has no per-cgroup swappiness")
 	}
 	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
-		c.note("linux.resources.memory.disableOOMKiller is ignored: cgroup v2 cannot disable the OOM killer (as in runc)")
+		c.Note("linux.resources.memory.disableOOMKiller is ignored: cgroup v2 cannot disable the OOM killer (as in runc)")
 	}
 	if m.UseHierarchy != nil {
-		c.note("linux.resources.memory.useHierarchy is ignored: cgroup v2 is always hierarchical")
+		c.Note("linux.resources.memory.useHierarchy is ignored: cgroup v2 is always hierarchical")
 	}
 	if bad {
 		return
 	}
 	sw, err := MemorySwapToV2(swap, limit)
 	if err != nil {
-		c.fail(res+".swap", "%v", err)
+		c.Fail(res+".swap", "%v", err)
 		return
 	}
 	swapStr := numToStr(sw)
@@ -237,15 +240,30 @@ func (c *conv) memory(m *specs.LinuxMemory) {
 	if swapStr != "" {
 		// runc: with swap accounting off, "max" and "0" are what the kernel
 		// does anyway, so a missing file is fine for them only.
-		c.add(Write{Resource: res, Field: res + ".swap", Controller: "memory", File: "memory.swap.max",
+		c.Add(Write{Resource: res, Field: res + ".swap", Controller: "memory", File: "memory.swap.max",
 			Value: swapStr, IfExists: swapStr == "max" || swapStr == "0"})
 	}
 	if v := numToStr(limit); v != "" {
-		c.add(Write{Resource: res, Field: res + ".limit", Controller: "memory", File: "memory.max", Value: v})
+		c.Add(Write{Resource: res, Field: res + ".limit", Controller: "memory", File: "memory.max", Value: v})
 	}
 	if v := numToStr(reservation); v != "" {
-		c.add(Write{Resource: res, Field: res + ".reservation", Controller: "memory", File: "memory.low", Value: v})
+		c.Add(Write{Resource: res, Field: res + ".reservation", Controller: "memory", File: "memory.low", Value: v})
 	}
+}
+
+// MemoryValues are m's limit, reservation and swap, 0 (unset, as runc
+// reads it) for each that m leaves out; both drivers read them so.
+func MemoryValues(m *specs.LinuxMemory) (limit, reservation, swap int64) {
+	if m.Limit != nil {
+		limit = *m.Limit
+	}
+	if m.Reservation != nil {
+		reservation = *m.Reservation
+	}
+	if m.Swap != nil {
+		swap = *m.Swap
+	}
+	return limit, reservation, swap
 }
 
 // CheckMemoryUsage is runc's memory.checkBeforeUpdate: a new limit at or
@@ -280,26 +298,26 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 		return
 	}
 	if p.RealtimeRuntime != nil && *p.RealtimeRuntime != 0 {
-		c.fail(res+".realtimeRuntime", "realtime scheduling limits are not supported on cgroup v2")
+		c.Fail(res+".realtimeRuntime", "realtime scheduling limits are not supported on cgroup v2")
 	}
 	if p.RealtimePeriod != nil && *p.RealtimePeriod != 0 {
-		c.fail(res+".realtimePeriod", "realtime scheduling limits are not supported on cgroup v2")
+		c.Fail(res+".realtimePeriod", "realtime scheduling limits are not supported on cgroup v2")
 	}
 	idle := int64(0)
 	if p.Idle != nil {
 		idle = *p.Idle
 		if idle != 0 && idle != 1 {
-			c.fail(res+".idle", "%d is not 0 or 1", idle)
+			c.Fail(res+".idle", "%d is not 0 or 1", idle)
 		} else {
-			c.add(Write{Resource: res, Field: res + ".idle", Controller: "cpu", File: "cpu.idle", Value: strconv.FormatInt(idle, 10)})
+			c.Add(Write{Resource: res, Field: res + ".idle", Controller: "cpu", File: "cpu.idle", Value: strconv.FormatInt(idle, 10)})
 		}
 	}
 	if p.Shares != nil && *p.Shares != 0 {
 		if idle == 1 {
 			// The kernel refuses a weight for an idle cgroup.
-			c.note("linux.resources.cpu.shares is ignored because cpu.idle is 1")
+			c.Note("linux.resources.cpu.shares is ignored because cpu.idle is 1")
 		} else {
-			c.add(Write{Resource: res, Field: res + ".shares", Controller: "cpu", File: "cpu.weight",
+			c.Add(Write{Resource: res, Field: res + ".shares", Controller: "cpu", File: "cpu.weight",
 				Value: strconv.FormatUint(CPUSharesToWeight(*p.Shares), 10)})
 		}
 	}
@@ -313,25 +331,25 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 	}
 	ok := true
 	if quota < -1 {
-		c.fail(res+".quota", "%d is negative; use microseconds per period, or -1 for no limit", quota)
+		c.Fail(res+".quota", "%d is negative; use microseconds per period, or -1 for no limit", quota)
 		ok = false
 	} else if quota > 0 && quota < 1000 {
-		c.fail(res+".quota", "%d is below the kernel's minimum of 1000 microseconds", quota)
+		c.Fail(res+".quota", "%d is below the kernel's minimum of 1000 microseconds", quota)
 		ok = false
 	}
 	if period != 0 && (period < 1000 || period > 1000000) {
-		c.fail(res+".period", "%d is outside the kernel's range of 1000 to 1000000 microseconds", period)
+		c.Fail(res+".period", "%d is outside the kernel's range of 1000 to 1000000 microseconds", period)
 		ok = false
 	}
 	if p.Burst != nil && quota > 0 && *p.Burst > uint64(quota) {
-		c.fail(res+".burst", "burst %d is larger than the quota %d", *p.Burst, quota)
+		c.Fail(res+".burst", "burst %d is larger than the quota %d", *p.Burst, quota)
 		ok = false
 	}
 	if p.Burst != nil && *p.Burst > 0 && quota <= 0 {
 		// cpu.max.burst only limits throttled cgroups; with no quota it
 		// would be refused by the kernel on a later quota change.
 		if p.Quota == nil {
-			c.note("linux.resources.cpu.burst without a quota only takes effect once a quota is set")
+			c.Note("linux.resources.cpu.burst without a quota only takes effect once a quota is set")
 		}
 	}
 	if !ok {
@@ -339,7 +357,7 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 	}
 	burst := func(bestEffort bool) {
 		if p.Burst != nil {
-			c.add(Write{Resource: res, Field: res + ".burst", Controller: "cpu", File: "cpu.max.burst",
+			c.Add(Write{Resource: res, Field: res + ".burst", Controller: "cpu", File: "cpu.max.burst",
 				Value: strconv.FormatUint(*p.Burst, 10), BestEffort: bestEffort})
 		}
 	}
@@ -355,22 +373,22 @@ func (c *conv) cpu(p *specs.LinuxCPU) {
 		if period == 0 {
 			period = 100000 // the kernel's default period
 		}
-		c.add(Write{Resource: res, Field: res + ".quota", Controller: "cpu", File: "cpu.max",
+		c.Add(Write{Resource: res, Field: res + ".quota", Controller: "cpu", File: "cpu.max",
 			Value: v + " " + strconv.FormatUint(period, 10)})
 	}
 	burst(false)
 	if p.Cpus != "" {
 		if err := checkList(p.Cpus); err != nil {
-			c.fail(res+".cpus", "%q: %v", p.Cpus, err)
+			c.Fail(res+".cpus", "%q: %v", p.Cpus, err)
 		} else {
-			c.add(Write{Resource: res, Field: res + ".cpus", Controller: "cpuset", File: "cpuset.cpus", Value: p.Cpus})
+			c.Add(Write{Resource: res, Field: res + ".cpus", Controller: "cpuset", File: "cpuset.cpus", Value: p.Cpus})
 		}
 	}
 	if p.Mems != "" {
 		if err := checkList(p.Mems); err != nil {
-			c.fail(res+".mems", "%q: %v", p.Mems, err)
+			c.Fail(res+".mems", "%q: %v", p.Mems, err)
 		} else {
-			c.add(Write{Resource: res, Field: res + ".mems", Controller: "cpuset", File: "cpuset.mems", Value: p.Mems})
+			c.Add(Write{Resource: res, Field: res + ".mems", Controller: "cpuset", File: "cpuset.mems", Value: p.Mems})
 		}
 	}
 }
@@ -409,18 +427,18 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 	}
 	weightOK := func(field string, w uint16) bool {
 		if w != 0 && (w < 10 || w > 1000) {
-			c.fail(field, "%d is outside the blkio range of 10 to 1000", w)
+			c.Fail(field, "%d is outside the blkio range of 10 to 1000", w)
 			return false
 		}
 		return true
 	}
 	if b.LeafWeight != nil {
-		c.note("linux.resources.blockIO.leafWeight is ignored: cgroup v2 has no leaf weights")
+		c.Note("linux.resources.blockIO.leafWeight is ignored: cgroup v2 has no leaf weights")
 	}
 	if b.Weight != nil && *b.Weight != 0 && weightOK(res+".weight", *b.Weight) {
 		// BFQ takes blkio's own scale; without it io.weight takes the
 		// converted value ("default N" and "N" mean the same to the kernel).
-		c.add(Write{Resource: res, Field: res + ".weight", Controller: "io", File: "io.bfq.weight",
+		c.Add(Write{Resource: res, Field: res + ".weight", Controller: "io", File: "io.bfq.weight",
 			Value: strconv.FormatUint(uint64(*b.Weight), 10),
 			Else: &Write{Resource: res, Field: res + ".weight", Controller: "io", File: "io.weight",
 				Value: "default " + strconv.FormatUint(BlkioWeightToIOWeight(*b.Weight), 10)}})
@@ -428,17 +446,17 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 	for i, wd := range b.WeightDevice {
 		field := fmt.Sprintf("%s.weightDevice[%d]", res, i)
 		if wd.Major < 0 || wd.Minor < 0 {
-			c.fail(field, "major and minor must be device numbers, not %d:%d", wd.Major, wd.Minor)
+			c.Fail(field, "major and minor must be device numbers, not %d:%d", wd.Major, wd.Minor)
 			continue
 		}
 		if wd.LeafWeight != nil {
-			c.note("%s.leafWeight is ignored: cgroup v2 has no leaf weights", field)
+			c.Note("%s.leafWeight is ignored: cgroup v2 has no leaf weights", field)
 		}
 		if wd.Weight == nil || *wd.Weight == 0 || !weightOK(field+".weight", *wd.Weight) {
 			continue
 		}
 		dev := fmt.Sprintf("%d:%d ", wd.Major, wd.Minor)
-		c.add(Write{Resource: res, Field: field, Controller: "io", File: "io.bfq.weight",
+		c.Add(Write{Resource: res, Field: field, Controller: "io", File: "io.bfq.weight",
 			Value: dev + strconv.FormatUint(uint64(*wd.Weight), 10),
 			Else: &Write{Resource: res, Field: field, Controller: "io", File: "io.weight",
 				Value: dev + strconv.FormatUint(BlkioWeightToIOWeight(*wd.Weight), 10)}})
@@ -461,7 +479,7 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 		for i, td := range t.list {
 			field := fmt.Sprintf("%s.%s[%d]", res, t.name, i)
 			if td.Major < 0 || td.Minor < 0 {
-				c.fail(field, "major and minor must be device numbers, not %d:%d", td.Major, td.Minor)
+				c.Fail(field, "major and minor must be device numbers, not %d:%d", td.Major, td.Minor)
 				continue
 			}
 			d := dev{td.Major, td.Minor}
@@ -478,7 +496,7 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 		}
 	}
 	for _, d := range order {
-		c.add(Write{Resource: res, Field: fields[d], Controller: "io", File: "io.max",
+		c.Add(Write{Resource: res, Field: fields[d], Controller: "io", File: "io.max",
 			Value: fmt.Sprintf("%d:%d %s", d.major, d.minor, strings.Join(limits[d], " "))})
 	}
 }
@@ -490,17 +508,17 @@ func (c *conv) hugetlb(l []specs.LinuxHugepageLimit) {
 	for i, h := range l {
 		field := fmt.Sprintf("%s[%d]", res, i)
 		if !pageSizeRE.MatchString(h.Pagesize) {
-			c.fail(field+".pageSize", "%q is not a huge page size such as \"2MB\" or \"1GB\"", h.Pagesize)
+			c.Fail(field+".pageSize", "%q is not a huge page size such as \"2MB\" or \"1GB\"", h.Pagesize)
 			continue
 		}
 		v := strconv.FormatUint(h.Limit, 10)
 		if h.Limit == math.MaxUint64 {
 			v = "max"
 		}
-		c.add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".max", Value: v})
+		c.Add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".max", Value: v})
 		// The spec says limits cover reservations too where the kernel
 		// has them (5.7+).
-		c.add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".rsvd.max", Value: v, IfExists: true})
+		c.Add(Write{Resource: res, Field: field, Controller: "hugetlb", File: "hugetlb." + h.Pagesize + ".rsvd.max", Value: v, IfExists: true})
 	}
 }
 
@@ -526,7 +544,7 @@ func (c *conv) rdma(m map[string]specs.LinuxRdma) {
 		r := m[name]
 		field := fmt.Sprintf("%s[%q]", res, name)
 		if name == "" || strings.ContainsAny(name, " \t\n=\x00") {
-			c.fail(field, "%q is not an RDMA device name", name)
+			c.Fail(field, "%q is not an RDMA device name", name)
 			continue
 		}
 		var parts []string
@@ -539,7 +557,7 @@ func (c *conv) rdma(m map[string]specs.LinuxRdma) {
 		if len(parts) == 0 {
 			continue
 		}
-		c.add(Write{Resource: res, Field: field, Controller: "rdma", File: "rdma.max", Value: name + " " + strings.Join(parts, " ")})
+		c.Add(Write{Resource: res, Field: field, Controller: "rdma", File: "rdma.max", Value: name + " " + strings.Join(parts, " ")})
 	}
 }
 
@@ -566,22 +584,22 @@ func (c *conv) unified(u map[string]string) {
 		v := u[k]
 		switch {
 		case strings.Contains(k, "/"):
-			c.fail(field, "must be a file name, without \"/\"")
+			c.Fail(field, "must be a file name, without \"/\"")
 			continue
 		case strings.Contains(k, ".."):
-			c.fail(field, "must be a file name, without \"..\"")
+			c.Fail(field, "must be a file name, without \"..\"")
 			continue
 		case !unifiedKeyRE.MatchString(k):
-			c.fail(field, "must be a cgroup v2 interface file name of the form CONTROLLER.PARAMETER")
+			c.Fail(field, "must be a cgroup v2 interface file name of the form CONTROLLER.PARAMETER")
 			continue
 		case strings.IndexByte(v, 0) >= 0:
-			c.fail(field, "value contains a NUL byte")
+			c.Fail(field, "value contains a NUL byte")
 			continue
 		}
 		ctrl, _, _ := strings.Cut(k, ".")
 		if ctrl == "cgroup" {
 			if !unifiedCoreFiles[k] {
-				c.fail(field, "%s is managed by the runtime and cannot be set through unified", k)
+				c.Fail(field, "%s is managed by the runtime and cannot be set through unified", k)
 				continue
 			}
 			ctrl = ""
@@ -592,7 +610,7 @@ func (c *conv) unified(u map[string]string) {
 			if strings.TrimSpace(line) == "" && v != "" {
 				continue
 			}
-			c.add(Write{Resource: field, Field: field, Controller: ctrl, File: k, Value: line})
+			c.Add(Write{Resource: field, Field: field, Controller: ctrl, File: k, Value: line})
 		}
 	}
 }

@@ -7,16 +7,14 @@ package cgtest
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rung-runtime/rung/plugins/cgroupv1/cgroupfs"
 	v2fs "github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
+	cgshared "github.com/rung-runtime/rung/plugins/internal/cgtest"
 )
 
 // Prefix starts the name of every top-level cgroup a test makes.
@@ -26,9 +24,7 @@ const Prefix = "rung-v1test-"
 // cgroups cannot be made: not root, or no v1 hierarchies.
 func Host(t *testing.T) *cgroupfs.Host {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
+	cgshared.NeedRoot(t)
 	h, err := cgroupfs.Find()
 	if err != nil {
 		t.Skipf("no cgroup v1 hierarchies here: %v", err)
@@ -43,26 +39,24 @@ func Host(t *testing.T) *cgroupfs.Host {
 // Top returns a fresh top-level test cgroup ("/rung-v1test-NAME-PID") that
 // the test creates; it is checked to be gone at the end.
 func Top(t *testing.T) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("/%s%s-%d", Prefix, name, os.Getpid())
+	return cgshared.Top(t, Prefix)
 }
 
 // leaks fails the test if a cgroup made by this test process is left in
 // any hierarchy, and removes it so the host stays clean.
 func leaks(t *testing.T, h *cgroupfs.Host) {
 	t.Helper()
-	roots := []string{}
 	for _, x := range h.Hierarchies {
-		roots = append(roots, x.Path)
-	}
-	if h.Unified != nil {
-		roots = append(roots, h.Unified.Path)
-	}
-	for _, r := range roots {
-		left, _ := filepath.Glob(filepath.Join(r, fmt.Sprintf("%s*-%d", Prefix, os.Getpid())))
-		for _, d := range left {
+		for _, d := range cgshared.Leftovers(x.Path, Prefix) {
 			t.Errorf("leaked cgroup %s", d)
 			_ = cgroupfs.Remove(context.Background(), cgroupfs.Cgroup{"leak": d})
+		}
+	}
+	if h.Unified != nil {
+		// A hybrid host's cgroup2 directories are cgroup2's to remove.
+		for _, d := range cgshared.Leftovers(h.Unified.Path, Prefix) {
+			t.Errorf("leaked cgroup %s", d)
+			_ = v2fs.Remove(context.Background(), d)
 		}
 	}
 }
@@ -112,23 +106,9 @@ func Start(t *testing.T, c cgroupfs.Cgroup, unified string, argv ...string) *Pro
 	return p
 }
 
-// Eventually polls cond until it holds or a generous deadline passes; it
-// waits for the kernel, it does not assert on timing.
-func Eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-	}
-}
-
-// Busybox is the static busybox the tests run in cgroups, or skips.
-func Busybox(t *testing.T) string {
-	t.Helper()
-	const p = "/bin/busybox"
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("needs %s: %v", p, err)
-	}
-	return p
-}
+// Eventually and Busybox are the helpers of plugins/internal/cgtest, here
+// too so that a test of this plugin needs only this package for them.
+var (
+	Eventually = cgshared.Eventually
+	Busybox    = cgshared.Busybox
+)

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/rung-runtime/rung/plugins/cgroupv2/cgroupfs"
+	cgshared "github.com/rung-runtime/rung/plugins/internal/cgtest"
 )
 
 // Prefix starts the name of every top-level cgroup a test makes.
@@ -25,9 +25,7 @@ const Prefix = "rung-test-"
 // made: not root, or no cgroup2 mounted.
 func Mount(t *testing.T) cgroupfs.Mount {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
+	cgshared.NeedRoot(t)
 	m, err := cgroupfs.FindMount()
 	if err != nil {
 		t.Skipf("no cgroup2 hierarchy here: %v", err)
@@ -60,8 +58,7 @@ func lock(t *testing.T) {
 // Top returns a fresh top-level test cgroup name ("/rung-test-NAME-PID")
 // that the test must create; it is checked to be gone at the end.
 func Top(t *testing.T) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("/%s%s-%d", Prefix, name, os.Getpid())
+	return cgshared.Top(t, Prefix)
 }
 
 // KeepSubtreeControl restores dir's cgroup.subtree_control after the test,
@@ -95,8 +92,7 @@ func KeepSubtreeControl(t *testing.T, dir string) {
 // Leaks fails the test if a cgroup made by this test process is left over.
 func Leaks(t *testing.T, m cgroupfs.Mount) {
 	t.Helper()
-	left, _ := filepath.Glob(filepath.Join(m.Path, fmt.Sprintf("%s*-%d", Prefix, os.Getpid())))
-	for _, d := range left {
+	for _, d := range cgshared.Leftovers(m.Path, Prefix) {
 		t.Errorf("leaked cgroup %s", d)
 		// Leave the host clean even so.
 		_ = cgroupfs.Remove(t.Context(), d)
@@ -157,25 +153,9 @@ func CPUTime(t *testing.T, pid int) uint64 {
 	return u + st
 }
 
-// Eventually polls cond until it holds or a generous deadline passes; it
-// waits for the kernel, it does not assert on timing.
-func Eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// Busybox is the static busybox the tests run in cgroups, or skips.
-func Busybox(t *testing.T) string {
-	t.Helper()
-	const p = "/bin/busybox"
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("needs %s: %v", p, err)
-	}
-	return p
-}
+// Eventually and Busybox are the helpers of plugins/internal/cgtest, here
+// too so that a test of this plugin needs only this package for them.
+var (
+	Eventually = cgshared.Eventually
+	Busybox    = cgshared.Busybox
+)
