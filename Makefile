@@ -71,7 +71,7 @@ conformance-guest: all
 	$(GO) build -o .cache/conformance/runner ./tests/conformance
 	RUNG_VM_TIMEOUT=$${RUNG_VM_TIMEOUT-9000} tests/vm/run.sh sh tests/vm/conformance.sh \
 	  $(CURDIR)/bin $(CURDIR)/.cache/conformance/runner $(CURDIR)/.cache/conformance/src \
-	  $(CURDIR)/.cache/conformance/guest -timeout 8m $(if $(TESTS),-tests "$(TESTS)")
+	  $(CURDIR)/.cache/conformance/guest -timeout $${RUNG_CONFORMANCE_TIMEOUT-8m} $(if $(TESTS),-tests "$(TESTS)")
 
 guest-test:
 	GO=$(GO) PLUGINS="$(PLUGINS)" VERSION=$(VERSION) tests/vm/guest-test.sh $(GUEST_TEST_FLAGS)
