@@ -51,6 +51,10 @@ type Config struct {
 	// Exec is set for `rung exec`: the container's rootfs is already the root,
 	// so only process setup happens.
 	Exec bool `json:"exec,omitempty"`
+	// ExecRoot, for an exec into a container without a mount namespace, is
+	// the init's root ("/proc/PID/root"): joining namespaces does not put the
+	// new process in the init's chroot, so it chroots there itself.
+	ExecRoot string `json:"execRoot,omitempty"`
 	// Fds of the init, as the host laid them out with ExtraFiles.
 	FifoFd          int  `json:"fifoFd,omitempty"`
 	ConsoleSocketFd int  `json:"consoleSocketFd,omitempty"`

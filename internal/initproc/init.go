@@ -60,6 +60,14 @@ func run(sock *os.File, cfg *Config) error {
 		return fmt.Errorf("setsid: %w", err)
 	}
 
+	if cfg.Exec && cfg.ExecRoot != "" {
+		if err := unix.Chroot(cfg.ExecRoot); err != nil {
+			return fmt.Errorf("entering the container's root %s: %w", cfg.ExecRoot, err)
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
+	}
 	rcfg := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, Bundle: cfg.Bundle, NoPivot: cfg.NoPivot, MountLabel: cfg.Plan.MountLabel}
 	if !cfg.Exec {
 		if err := rootfs.Prepare(rcfg); err != nil {

@@ -184,6 +184,11 @@ func (c *creation) begin(ctx context.Context) error {
 		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
 		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
 	}
+	if sharesHostMounts(c.bundle.Spec) {
+		if err := recordHostMounts(c.rec); err != nil {
+			return fmt.Errorf("root.path: %w", err)
+		}
+	}
 	for _, p := range c.plugins {
 		c.rec.Plugins[p.Spec.Stage] = &state.PluginRecord{Stage: p.Spec.Stage, Binary: p.Path, PrepareStarted: true,
 			Resources: p.Desc.GetResources(), NoDestroy: p.Desc.GetNoDestroy()}
@@ -373,6 +378,9 @@ func (c *creation) abort() {
 	if c.rec.Pid > 0 && c.rec.Alive() {
 		_ = unix.Kill(c.rec.Pid, unix.SIGKILL)
 		waitGone(c.rec)
+	}
+	if err := unmountContainerMounts(c.rec); err != nil {
+		c.env.Log.Warnf("container %q: cleanup after failed create: %v", c.opts.ID, err)
 	}
 	if err := destroyPlugins(context.Background(), c.env, c.rec, c.plugins); err != nil {
 		c.env.Log.Warnf("container %q: cleanup after failed create: %v", c.opts.ID, err)

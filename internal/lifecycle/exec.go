@@ -79,7 +79,11 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 		forked:  func(int) error { return nil },
 		config: func() *initproc.Config {
 			st := rec.OCIState(env.Store)
-			return &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: &spec, Exec: true, Plan: initPlan, State: &st}
+			cfg := &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: &spec, Exec: true, Plan: initPlan, State: &st}
+			if rec.SharesHostMounts {
+				cfg.ExecRoot = fmt.Sprintf("/proc/%d/root", rec.Pid)
+			}
+			return cfg
 		},
 	}
 	defer sp.close()

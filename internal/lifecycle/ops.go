@@ -265,6 +265,9 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 		_ = unix.Kill(rec.CreatorPid, unix.SIGKILL)
 	}
 	waitGone(rec)
+	if err := unmountContainerMounts(rec); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
 	if err := destroyPlugins(ctx, env, rec, nil); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,10 +24,16 @@ func Pivot(cfg *Config) error {
 	if err := unix.Chdir(cfg.Rootfs); err != nil {
 		return fmt.Errorf("root.path: chdir to %q: %w", cfg.Rootfs, err)
 	}
+	sharesHostMounts := !hasNamespace(cfg.linux(), specs.MountNamespace)
 	var err error
-	if cfg.NoPivot {
+	switch {
+	case sharesHostMounts:
+		// pivot_root or a move here would be the host's root: chroot, as
+		// runc does for such a config.
+		err = chrootHere()
+	case cfg.NoPivot:
 		err = moveRoot(cfg.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(cfg.Rootfs)
 	}
 	if err != nil {
@@ -39,7 +46,7 @@ func Pivot(cfg *Config) error {
 	}
 	// runc applies the propagation again once the rootfs is "/": before the
 	// pivot it only reached the old root's mounts.
-	if p := cfg.linux().RootfsPropagation; p != "" {
+	if p := cfg.linux().RootfsPropagation; p != "" && !sharesHostMounts {
 		flags, err := RootPropagation(p)
 		if err != nil {
 			return err
@@ -49,6 +56,13 @@ func Pivot(cfg *Config) error {
 		}
 	}
 	return nil
+}
+
+func chrootHere() error {
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 func pivotRoot(rootfs string) error {

@@ -66,13 +66,14 @@ func Prepare(cfg *Config) error {
 		return errors.New("rootfs: no spec")
 	}
 	l := cfg.linux()
-	// Everything below changes mounts: in the host's mount namespace that
-	// would be the host's. runc refuses mounts without one too.
-	if !hasNamespace(l, specs.MountNamespace) {
-		return errors.New("rootfs: linux.namespaces has no mount namespace; refusing to change the host's mounts")
-	}
 	if err := checkProc(); err != nil {
 		return fmt.Errorf("rootfs: %w", err)
+	}
+	if !filepath.IsAbs(cfg.Rootfs) {
+		return fmt.Errorf("root.path: rootfs %q is not absolute", cfg.Rootfs)
+	}
+	if !hasNamespace(l, specs.MountNamespace) {
+		return prepareInHostNamespace(cfg)
 	}
 	prop, err := RootPropagation(l.RootfsPropagation)
 	if err != nil {
@@ -80,9 +81,6 @@ func Prepare(cfg *Config) error {
 	}
 	if err := unix.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("linux.rootfsPropagation: set propagation of / to %s: %w", propName(prop), err)
-	}
-	if !filepath.IsAbs(cfg.Rootfs) {
-		return fmt.Errorf("root.path: rootfs %q is not absolute", cfg.Rootfs)
 	}
 	// pivot_root(2) refuses a new root whose parent mount is shared, and
 	// the bind below would propagate to the parent's peers.
@@ -94,6 +92,28 @@ func Prepare(cfg *Config) error {
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("root.path: bind %q onto itself: %w", cfg.Rootfs, err)
 	}
+	return mountAll(cfg)
+}
+
+// prepareInHostNamespace is Prepare for a config without a mount namespace:
+// the container shares the runtime's, as config-linux.md#namespaces says
+// it must. The spec's mounts are made under the rootfs (the host's lifecycle
+// code unmounts them at delete) and the root is entered with chroot; what
+// would change mounts outside the rootfs is refused: the propagation of /,
+// and a read-only root (a remount of whatever host mount holds the rootfs).
+func prepareInHostNamespace(cfg *Config) error {
+	l := cfg.linux()
+	if l.RootfsPropagation != "" {
+		return errors.New("linux.rootfsPropagation: needs a mount namespace (it would change the host's /)")
+	}
+	if cfg.Spec.Root != nil && cfg.Spec.Root.Readonly {
+		return errors.New("root.readonly: needs a mount namespace (it would remount the host filesystem holding the rootfs)")
+	}
+	return mountAll(cfg)
+}
+
+// mountAll makes the spec's mounts inside the rootfs, then /dev's nodes.
+func mountAll(cfg *Config) error {
 	r, err := openRoot(cfg.Rootfs)
 	if err != nil {
 		return fmt.Errorf("root.path: %w", err)

@@ -88,17 +88,22 @@ type Container struct {
 	CreatorPid int `json:"creatorPid,omitempty"`
 	// BootstrapPid is the pre-fork bootstrap, recorded so a create killed
 	// between spawn and fork can still be cleaned up.
-	BootstrapPid      int                      `json:"bootstrapPid,omitempty"`
-	Pid               int                      `json:"pid,omitempty"`
-	PidStartTime      uint64                   `json:"pidStartTime,omitempty"`
-	CgroupPath        string                   `json:"cgroupPath,omitempty"`
-	CgroupV1Paths     []string                 `json:"cgroupV1Paths,omitempty"`
-	Paused            bool                     `json:"paused,omitempty"`
-	Annotations       map[string]string        `json:"annotations,omitempty"`
-	Plugins           map[string]*PluginRecord `json:"plugins,omitempty"`
-	Spec              *specs.Spec              `json:"spec,omitempty"`
-	Steps             []string                 `json:"steps,omitempty"`
-	PoststopHooksDone bool                     `json:"poststopHooksDone,omitempty"`
+	BootstrapPid  int      `json:"bootstrapPid,omitempty"`
+	Pid           int      `json:"pid,omitempty"`
+	PidStartTime  uint64   `json:"pidStartTime,omitempty"`
+	CgroupPath    string   `json:"cgroupPath,omitempty"`
+	CgroupV1Paths []string `json:"cgroupV1Paths,omitempty"`
+	// SharesHostMounts marks a container without a mount namespace: its
+	// mounts live under Rootfs in the host's namespace, and delete unmounts
+	// all of them but RootfsMountsBefore (mount ids).
+	SharesHostMounts   bool                     `json:"sharesHostMounts,omitempty"`
+	RootfsMountsBefore []int                    `json:"rootfsMountsBefore,omitempty"`
+	Paused             bool                     `json:"paused,omitempty"`
+	Annotations        map[string]string        `json:"annotations,omitempty"`
+	Plugins            map[string]*PluginRecord `json:"plugins,omitempty"`
+	Spec               *specs.Spec              `json:"spec,omitempty"`
+	Steps              []string                 `json:"steps,omitempty"`
+	PoststopHooksDone  bool                     `json:"poststopHooksDone,omitempty"`
 }
 
 // Store is a --root directory.

@@ -379,3 +379,73 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// withoutMountNamespace drops the mount namespace, and what runc and the
+// namespaces stage refuse without one (masked and read-only paths).
+func withoutMountNamespace(s *specs.Spec) {
+	var keep []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type != specs.MountNamespace {
+			keep = append(keep, ns)
+		}
+	}
+	s.Linux.Namespaces = keep
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	s.Root.Readonly = false
+}
+
+// A config without a mount namespace shares the runtime's
+// (config-linux.md#namespaces; runtime-tools linux_ns_itype): the spec's
+// mounts are made under the rootfs in the host's namespace, the process is
+// chrooted there, exec enters the same root, and delete takes every one of
+// those mounts away. A symlink in the rootfs cannot send a mount outside it.
+func TestNoMountNamespace(t *testing.T) {
+	tu.RequireRung(t, "delete takes the mounts away (runc leaves them under the rootfs)")
+	rt, snap := setup(t)
+	id := tu.ID(t)
+	outside := t.TempDir()
+	bundle := tu.BundleWith(t, func(s *specs.Spec, rootfs string) {
+		withoutMountNamespace(s)
+		must(t, os.Symlink(outside, filepath.Join(rootfs, "escape")))
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/escape", Type: "tmpfs", Source: "tmpfs"})
+		s.Process.Args = []string{"sh", "-c", "readlink /proc/self/ns/mnt; ls /bin/busybox; echo up; exec sleep 60"}
+	})
+	c := rt.Create(t, id, bundle)
+	rt.Start(t, id)
+	out := c.WaitOutput(t, "up")
+	if l := tu.Lines(out); len(l) < 2 || l[0] != nsOf(t, "self", "mnt") || l[1] != "/bin/busybox" {
+		t.Errorf("container without a mount namespace printed %q; want the host's %s and its own /bin/busybox", out, nsOf(t, "self", "mnt"))
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	must(t, err)
+	if strings.Contains(string(b), " "+outside+" ") {
+		t.Errorf("the mount on /escape followed the rootfs's symlink to the host's %s", outside)
+	}
+	rootfs, _ := filepath.EvalSymlinks(tu.RootfsOf(bundle))
+	if !strings.Contains(string(b), " "+rootfs+"/proc ") {
+		t.Errorf("no proc mount under %s in the host's namespace", rootfs)
+	}
+	res := rt.Exec(t, tu.ExecOpts{Args: []string{"exec", id, "sh", "-c", "ls /bin/busybox /escape && echo exec-ok"}})
+	if !strings.Contains(res.Stdout, "/bin/busybox\n") || !strings.Contains(res.Stdout, "exec-ok") {
+		t.Errorf("exec into the container without a mount namespace: %s", res)
+	}
+	rt.MustDelete(t, id, true)
+	tu.CheckNoLeaks(t, snap, id)
+
+	// What would change the host's mounts outside the rootfs is refused.
+	for _, tc := range []struct {
+		field  string
+		mutate func(*specs.Spec)
+	}{
+		{"root.readonly", func(s *specs.Spec) { s.Root.Readonly = true }},
+		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }},
+	} {
+		id := tu.ID(t) + "-r"
+		_, res := rt.TryCreate(t, id, tu.Bundle(t, func(s *specs.Spec) { withoutMountNamespace(s); tc.mutate(s) }), tu.CreateOpts{})
+		if msg := expectFailure(t, res); !strings.Contains(msg, tc.field) {
+			t.Errorf("%s without a mount namespace: error should name it: %q", tc.field, msg)
+		}
+		rt.Delete(t, id, true)
+		tu.CheckNoLeaks(t, snap, id)
+	}
+}
