@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -154,6 +155,7 @@ func run(sock *os.File, cfg *Config) error {
 			return err
 		}
 	}
+	keepNofileAcrossExec()
 	if err := process.FinalizeWith(p, process.Options{KeepFds: 3 + cfg.PreserveFds, Prepared: prep}); err != nil {
 		return err
 	}
@@ -203,6 +205,19 @@ func run(sock *os.File, cfg *Config) error {
 	fmt.Fprintf(os.Stderr, "rung init: exec %s: %v\n", p.Args[0], err)
 	os.Exit(127)
 	return nil
+}
+
+// keepNofileAcrossExec stops Go from undoing RLIMIT_NOFILE at execve. The
+// Go runtime raised the soft limit at start-up and syscall.Exec (which
+// unix.Exec is) puts the saved original back, which would replace the
+// container's limits set by the host with ours, and with CAP_SYS_RESOURCE
+// even raise its hard limit again. Setting the current value through
+// package syscall makes Go forget the saved one.
+func keepNofileAcrossExec() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
 }
 
 func installSeccomp(sock *os.File, cfg *Config) error {
