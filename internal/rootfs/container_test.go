@@ -580,12 +580,25 @@ func TestLeakedFdCwdRefused(t *testing.T) {
 	}
 }
 
-func TestPrepareRefusesWithoutMountNamespace(t *testing.T) {
-	spec := runcSpec("/nonexistent")
-	spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: "pid"}}
-	err := Prepare(&Config{Spec: spec, Rootfs: "/nonexistent"})
-	if err == nil || !strings.Contains(err.Error(), "no mount namespace") {
-		t.Errorf("Prepare without a mount namespace = %v", err)
+// Without a mount namespace the container shares the host's: what would
+// change host mounts outside the rootfs is refused before any mount. (The
+// rootfs does not exist, so a missed refusal fails to open it rather than
+// mounting anything here.)
+func TestPrepareWithoutMountNamespaceRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		field  string
+		mutate func(*specs.Spec)
+	}{
+		{"root.readonly", func(s *specs.Spec) { s.Root.Readonly = true }},
+		{"linux.rootfsPropagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
+	} {
+		spec := runcSpec("/nonexistent")
+		spec.Linux.Namespaces = []specs.LinuxNamespace{{Type: "pid"}}
+		tc.mutate(spec)
+		err := Prepare(&Config{Spec: spec, Rootfs: "/nonexistent"})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.field+": needs a mount namespace") {
+			t.Errorf("Prepare without a mount namespace, %s set: %v", tc.field, err)
+		}
 	}
 }
 
