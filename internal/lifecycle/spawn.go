@@ -85,7 +85,7 @@ func (sp *spawner) run() error {
 		extra = append(extra, console)
 	}
 
-	self, err := sealedSelf(extra)
+	self, err := sealedSelf(extra, sp.env.Store.Root)
 	if err != nil {
 		return err
 	}

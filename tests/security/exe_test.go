@@ -19,9 +19,10 @@ import (
 // CVE-2019-5736: a container that reaches the runtime's own binary through
 // /proc/PID/exe (the init waiting in created state, a `runtime exec` caught
 // while it still runs the runtime) reopens it for writing and overwrites the
-// host's runtime. rung execs the init from a sealed memfd copy
-// (internal/lifecycle/self.go), so every attempt must fail and the binary on
-// the host must be unchanged, byte for byte.
+// host's runtime. rung execs the init from the binary seen through a
+// detached read-only overlayfs, or a sealed memfd copy where that is
+// missing (internal/lifecycle/self.go), so every attempt must fail and the
+// binary on the host must be unchanged, byte for byte.
 func TestExeOverwrite(t *testing.T) {
 	t.Parallel()
 	rt, snap := setup(t)
@@ -41,9 +42,9 @@ func TestExeOverwrite(t *testing.T) {
 	c := rt.Create(t, id, bundle)
 	pid := c.Pid(t)
 
-	// From the host: the waiting init's exe is a sealed memfd, not a
-	// file of the host (runc's answer was the same; it is what makes the
-	// attack below fail).
+	// From the host: the waiting init's exe is a file on a read-only
+	// overlayfs or a sealed memfd, not the host's file (runc 1.2's answer
+	// and runc 1.1's; it is what makes the attack below fail).
 	exe := fmt.Sprintf("/proc/%d/exe", pid)
 	link, err := os.Readlink(exe)
 	must(t, err)
@@ -51,13 +52,26 @@ func TestExeOverwrite(t *testing.T) {
 	if !tu.IsRunc() {
 		f, err := os.Open(exe)
 		must(t, err)
-		seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+		var sfs unix.Statfs_t
+		_ = unix.Fstatfs(int(f.Fd()), &sfs)
+		seals, serr := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
 		var st unix.Stat_t
 		_ = unix.Fstat(int(f.Fd()), &st)
 		f.Close()
-		if err != nil {
-			t.Errorf("init's exe %s is not a memfd (F_GET_SEALS: %v)", link, err)
-		} else if seals&unix.F_SEAL_WRITE == 0 || seals&unix.F_SEAL_SEAL == 0 {
+		switch {
+		case sfs.Type == unix.OVERLAYFS_SUPER_MAGIC:
+			if sfs.Flags&unix.ST_RDONLY == 0 {
+				t.Errorf("init's exe %s is on an overlayfs mounted read-write", link)
+			}
+			if w, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
+				t.Errorf("opening init's exe for writing from the host: %v, want EROFS", err)
+				if w != nil {
+					w.Close()
+				}
+			}
+		case serr != nil:
+			t.Errorf("init's exe %s is neither on overlayfs nor a memfd (F_GET_SEALS: %v)", link, serr)
+		case seals&unix.F_SEAL_WRITE == 0 || seals&unix.F_SEAL_SEAL == 0:
 			t.Errorf("init's exe %s has seals %#x, want F_SEAL_WRITE and F_SEAL_SEAL", link, seals)
 		}
 		if st.Dev == hostStat.Dev && st.Ino == hostStat.Ino {
