@@ -70,7 +70,7 @@ var stageNames = []struct{ end, what string }{
 	{"launched", "launch 4 plugins + Describe (overlaps reading config.json)"},
 	{"prepare", "Validate x4, reserve state dir"},
 	{"prepared", "Prepare x4"},
-	{"spawn", "plan, exec fifo, sealed memfd copy of rung, encode bootstrap"},
+	{"spawn", "plan, exec fifo, seal of rung (overlay or memfd), encode bootstrap"},
 	{"spawned", "clone+exec the bootstrap (cmd.Start)"},
 	{"attach", "bootstrap: namespaces created, pid reported"},
 	{"attached", "Attach x4"},
