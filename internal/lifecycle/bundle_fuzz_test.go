@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"encoding/json"
-	"github.com/rung-runtime/rung/sdk/plancheck"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/plancheck"
 )
 
 // seedSpec is a complete config.json of the shape `runc spec` writes.
@@ -25,6 +25,18 @@ const seedSpec = `{"ociVersion":"1.3.0","process":{"terminal":false,"user":{"uid
 "resources":{"memory":{"limit":1048576},"devices":[{"allow":false,"access":"rwm"}]},
 "seccomp":{"defaultAction":"SCMP_ACT_ALLOW"},"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}}`
 
+// fuzzDir is a scratch dir for a fuzz target that writes a file per input:
+// on tmpfs where there is one, as a disk's writeback can stall a worker for
+// seconds and the fuzzer then fails with "context deadline exceeded".
+func fuzzDir(prefix string) (string, error) {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", prefix); err == nil {
+			return d, nil
+		}
+	}
+	return os.MkdirTemp("", prefix)
+}
+
 // FuzzLoadBundle feeds config.json through LoadBundle (decode, the host's
 // own field checks). Beyond never panicking: whatever it accepts has every
 // field the host later relies on without checking again.
@@ -36,7 +48,7 @@ func FuzzLoadBundle(f *testing.F) {
 	f.Add([]byte(`{"ociVersion":"1.3.0","root":{"path":"rootfs"},"process":{"args":["x"],"cwd":"rel","rlimits":[{"type":"RLIMIT_BOGUS"}]},"linux":{}}`))
 	f.Add([]byte(`{"ociVersion":1}`))
 	f.Add([]byte(`[`))
-	dir, err := os.MkdirTemp("", "rung-fuzz-bundle-")
+	dir, err := fuzzDir("rung-fuzz-bundle-")
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -105,7 +117,7 @@ func FuzzLoadProcess(f *testing.F) {
 	f.Add([]byte(`{"args":["x"],"cwd":"/","capabilities":{"bounding":["CAP_BOGUS"]}}`))
 	f.Add([]byte(`{"args":["x"],"cwd":"/","rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":2}]}`))
 	f.Add([]byte(`{"args":"x"}`))
-	dir, err := os.MkdirTemp("", "rung-fuzz-process-")
+	dir, err := fuzzDir("rung-fuzz-process-")
 	if err != nil {
 		f.Fatal(err)
 	}
