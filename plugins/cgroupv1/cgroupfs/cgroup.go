@@ -129,6 +129,16 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 				made = append(made, dir)
 			case unix.EEXIST:
 				if dir != leaf {
+					// A parent another create has just made may not have
+					// its cpus and mems yet: copying an empty value down
+					// would leave ours unjoinable (ENOSPC), so fill an
+					// empty one first, as runc's cpusetEnsureParent does.
+					// One with values is left alone.
+					if x.Has("cpuset") {
+						if err := cpusetInherit(dir, parent); err != nil {
+							return made, err
+						}
+					}
 					continue
 				}
 			case unix.ENOENT:
@@ -144,9 +154,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 			}
 			if x.Has("cpuset") {
 				// A new cpuset has no cpus or mems, and no process can
-				// join it so: runc copies the parent's (only into
-				// cgroups of ours; the parents we found are not ours to
-				// change).
+				// join it so: runc copies the parent's.
 				if err := cpusetInherit(dir, parent); err != nil {
 					return made, err
 				}

@@ -77,6 +77,41 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// Two creates under one new shared parent: the second may find the
+// parent made by the first before the first has copied cpus and mems into
+// it. Create then fills the empty parent instead of copying emptiness into
+// its own cgroup, which no process could join (ENOSPC; seen in the
+// create/delete cycle test).
+func TestCreateUnderEmptyCpusetParent(t *testing.T) {
+	h := cgtest.Host(t)
+	var cpuset *cgroupfs.Hierarchy
+	for i := range h.Hierarchies {
+		if h.Hierarchies[i].Has("cpuset") {
+			cpuset = &h.Hierarchies[i]
+		}
+	}
+	if cpuset == nil {
+		t.Skip("no cpuset hierarchy here")
+	}
+	top := cgtest.Top(t)
+	// The other create's half-made parent: mkdir without the copy.
+	for _, d := range []string{top, top + "/shared"} {
+		if err := os.Mkdir(cpuset.Dir(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = os.Remove(cpuset.Dir(top + "/shared"))
+		_ = os.Remove(cpuset.Dir(top))
+	})
+	c, _ := create(t, h, top+"/shared/ctr")
+	if read(t, c["cpuset"], "cpuset.cpus") == "" || read(t, c["cpuset"], "cpuset.mems") == "" {
+		t.Fatalf("cpuset of %s left empty under an empty parent", c["cpuset"])
+	}
+	// A process can join it.
+	cgtest.Start(t, c, "", "sleep", "1000")
+}
+
 func TestApplyLimits(t *testing.T) {
 	h := cgtest.Host(t)
 	c, _ := create(t, h, cgtest.Top(t)+"/ctr")
