@@ -11,7 +11,8 @@ import (
 	"github.com/rung-runtime/rung/internal/lifecycle"
 )
 
-// criuFlags are the CRIU options runc takes on both checkpoint and restore.
+// criuFlags are the CRIU options runc takes on both checkpoint and restore;
+// criuOptions reads them.
 func criuFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "image-path", Usage: "directory for the CRIU images"},
@@ -26,6 +27,16 @@ func criuFlags() []cli.Flag {
 	}
 }
 
+func criuOptions(c *cli.Context) lifecycle.CriuOptions {
+	return lifecycle.CriuOptions{
+		Criu: c.String("criu"), ImagePath: c.String("image-path"), WorkPath: c.String("work-path"),
+		TCPEstablished: c.Bool("tcp-established"), ExtUnixSk: c.Bool("ext-unix-sk"),
+		ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"),
+		ManageCgroupsMode: c.String("manage-cgroups-mode"), EmptyNs: c.StringSlice("empty-ns"),
+		AutoDedup: c.Bool("auto-dedup"),
+	}
+}
+
 func checkpointCommand() *cli.Command {
 	return &cli.Command{
 		Name: "checkpoint", Usage: "checkpoint a running container with CRIU", ArgsUsage: "<container-id>",
@@ -36,28 +47,17 @@ func checkpointCommand() *cli.Command {
 			&cli.StringFlag{Name: "page-server", Usage: "not supported"},
 			&cli.BoolFlag{Name: "lazy-pages", Usage: "not supported"},
 			&cli.IntFlag{Name: "status-fd", Value: -1, Usage: "not supported"}),
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			env, err := envFrom(c)
-			if err != nil {
-				return err
-			}
+		Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
 			for _, f := range []string{"page-server", "lazy-pages", "status-fd"} {
 				if c.IsSet(f) {
 					return fmt.Errorf("checkpoint: --%s is not supported", f)
 				}
 			}
 			return lifecycle.Checkpoint(ctxOf(c), env, lifecycle.CheckpointOptions{
-				ID: c.Args().First(), Criu: c.String("criu"),
-				ImagePath: c.String("image-path"), WorkPath: c.String("work-path"),
-				LeaveRunning: c.Bool("leave-running"), TCPEstablished: c.Bool("tcp-established"),
-				ExtUnixSk: c.Bool("ext-unix-sk"), ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"),
-				ManageCgroupsMode: c.String("manage-cgroups-mode"), EmptyNs: c.StringSlice("empty-ns"),
-				AutoDedup: c.Bool("auto-dedup"), ParentPath: c.String("parent-path"), PreDump: c.Bool("pre-dump"),
+				ID: id, CriuOptions: criuOptions(c),
+				LeaveRunning: c.Bool("leave-running"), ParentPath: c.String("parent-path"), PreDump: c.Bool("pre-dump"),
 			})
-		},
+		}),
 	}
 }
 
@@ -72,18 +72,10 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not become the subreaper of the restored container"},
 			&cli.BoolFlag{Name: "no-pivot", Usage: "accepted for runc compatibility; CRIU sets the root up"},
 			&cli.BoolFlag{Name: "lazy-pages", Usage: "not supported"}),
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, 1); err != nil {
-				return err
-			}
-			env, err := envFrom(c)
-			if err != nil {
-				return err
-			}
+		Action: withContainer(func(c *cli.Context, env *lifecycle.Env, id string) error {
 			if c.Bool("lazy-pages") {
 				return fmt.Errorf("restore: --lazy-pages is not supported")
 			}
-			id := c.Args().First()
 			detach := c.Bool("detach")
 			var sigs chan os.Signal
 			if !detach && !c.Bool("no-subreaper") {
@@ -97,13 +89,8 @@ func restoreCommand() *cli.Command {
 				defer signal.Stop(sigs)
 			}
 			pid, err := lifecycle.Restore(ctxOf(c), env, lifecycle.RestoreOptions{
-				ID: id, Criu: c.String("criu"),
-				ImagePath: c.String("image-path"), WorkPath: c.String("work-path"),
+				ID: id, CriuOptions: criuOptions(c),
 				Bundle: c.String("bundle"), PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
-				TCPEstablished: c.Bool("tcp-established"), ExtUnixSk: c.Bool("ext-unix-sk"),
-				ShellJob: c.Bool("shell-job"), FileLocks: c.Bool("file-locks"),
-				ManageCgroupsMode: c.String("manage-cgroups-mode"), EmptyNs: c.StringSlice("empty-ns"),
-				AutoDedup: c.Bool("auto-dedup"),
 			})
 			if err != nil || detach {
 				return err
@@ -122,7 +109,7 @@ func restoreCommand() *cli.Command {
 				return exitStatus{code}
 			}
 			return nil
-		},
+		}),
 	}
 }
 

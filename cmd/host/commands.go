@@ -77,7 +77,7 @@ func lifecycleCommands() []*cli.Command {
 			Flags: append(append([]cli.Flag{}, createFlags...),
 				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"},
 				&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"}),
-			Action: runCommand,
+			Action: withContainer(runContainer),
 		},
 		{
 			Name: "state", Usage: "print a container's OCI state", ArgsUsage: "<container-id>",
@@ -199,17 +199,9 @@ func listCommand(c *cli.Context) error {
 	return nil
 }
 
-// runCommand is create+start; without --detach rung stays the container's
+// runContainer is create+start; without --detach rung stays the container's
 // subreaper, forwards signals, and exits with the container's code.
-func runCommand(c *cli.Context) error {
-	if err := exactArgs(c, 1); err != nil {
-		return err
-	}
-	env, err := envFrom(c)
-	if err != nil {
-		return err
-	}
-	id := c.Args().First()
+func runContainer(c *cli.Context, env *lifecycle.Env, id string) error {
 	detach := c.Bool("detach")
 	if !detach {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {

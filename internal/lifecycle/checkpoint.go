@@ -22,13 +22,12 @@ import (
 	"github.com/rung-runtime/rung/internal/state"
 )
 
-// CheckpointOptions are `rung checkpoint`'s flags (runc's names).
-type CheckpointOptions struct {
-	ID             string
+// CriuOptions are the CRIU options `rung checkpoint` and `rung restore`
+// share (runc's names).
+type CriuOptions struct {
 	Criu           string // the global --criu
 	ImagePath      string
 	WorkPath       string
-	LeaveRunning   bool
 	TCPEstablished bool
 	ExtUnixSk      bool
 	ShellJob       bool
@@ -38,28 +37,52 @@ type CheckpointOptions struct {
 	ManageCgroupsMode string
 	// EmptyNs names namespaces (runc's "network") CRIU leaves out of the
 	// images; whoever restores makes them.
-	EmptyNs    []string
-	AutoDedup  bool
-	ParentPath string
-	PreDump    bool
+	EmptyNs   []string
+	AutoDedup bool
+}
+
+// check refuses what neither operation can run with.
+func (o CriuOptions) check() error {
+	if o.ImagePath == "" {
+		return errors.New("--image-path is required")
+	}
+	return CheckManageCgroupsMode(o.ManageCgroupsMode)
+}
+
+// args are the criu arguments the shared options amount to.
+func (o CriuOptions) args(leaveRunning bool) []string {
+	var out []string
+	for _, f := range []struct {
+		on   bool
+		flag string
+	}{{leaveRunning, "--leave-running"}, {o.TCPEstablished, "--tcp-established"}, {o.ExtUnixSk, "--ext-unix-sk"},
+		{o.ShellJob, "--shell-job"}, {o.FileLocks, "--file-locks"}, {o.AutoDedup, "--auto-dedup"}} {
+		if f.on {
+			out = append(out, f.flag)
+		}
+	}
+	for _, ns := range o.EmptyNs {
+		out = append(out, "--empty-ns", criuNSName(ns))
+	}
+	return out
+}
+
+// CheckpointOptions are `rung checkpoint`'s flags.
+type CheckpointOptions struct {
+	ID string
+	CriuOptions
+	LeaveRunning bool
+	ParentPath   string
+	PreDump      bool
 }
 
 // RestoreOptions are `rung restore`'s flags.
 type RestoreOptions struct {
-	ID                string
-	Criu              string
-	ImagePath         string
-	WorkPath          string
-	Bundle            string
-	PidFile           string
-	ConsoleSocket     string
-	TCPEstablished    bool
-	ExtUnixSk         bool
-	ShellJob          bool
-	FileLocks         bool
-	ManageCgroupsMode string
-	EmptyNs           []string
-	AutoDedup         bool
+	ID string
+	CriuOptions
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
 }
 
 // checkpointMeta is what rung keeps next to CRIU's images so a restore knows
@@ -88,10 +111,7 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 	if err := state.ValidateID(opts.ID); err != nil {
 		return err
 	}
-	if opts.ImagePath == "" {
-		return fmt.Errorf("container %q: checkpoint: --image-path is required", opts.ID)
-	}
-	if err := CheckManageCgroupsMode(opts.ManageCgroupsMode); err != nil {
+	if err := opts.check(); err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
 	}
 	unlock, err := env.Store.Lock(opts.ID)
@@ -159,13 +179,7 @@ func dumpArgs(rec *state.Container, images, work string, opts CheckpointOptions)
 	if rec.Spec != nil && rec.Spec.Process != nil && rec.Spec.Process.Terminal {
 		args = append(args, "--orphan-pts-master")
 	}
-	for _, ns := range opts.EmptyNs {
-		args = append(args, "--empty-ns", criuNSName(ns))
-	}
-	if opts.AutoDedup {
-		args = append(args, "--auto-dedup")
-	}
-	return append(args, criuFlags(opts.LeaveRunning && !opts.PreDump, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
+	return append(args, opts.args(opts.LeaveRunning && !opts.PreDump)...)
 }
 
 // extNetNSKey is runc's name for a joined network namespace in the images.
@@ -217,19 +231,6 @@ func CheckManageCgroupsMode(mode string) error {
 		return nil
 	}
 	return fmt.Errorf("--manage-cgroups-mode: %q is not soft, full, strict or ignore", mode)
-}
-
-func criuFlags(leave, tcp, unixSk, shell, locks bool) []string {
-	var out []string
-	for _, f := range []struct {
-		on   bool
-		flag string
-	}{{leave, "--leave-running"}, {tcp, "--tcp-established"}, {unixSk, "--ext-unix-sk"}, {shell, "--shell-job"}, {locks, "--file-locks"}} {
-		if f.on {
-			out = append(out, f.flag)
-		}
-	}
-	return out
 }
 
 // extMountsForDump names, as runc does, every mount CRIU cannot dump itself:
@@ -418,10 +419,7 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 	if err := state.ValidateID(opts.ID); err != nil {
 		return 0, err
 	}
-	if opts.ImagePath == "" {
-		return 0, fmt.Errorf("container %q: restore: --image-path is required", opts.ID)
-	}
-	if err := CheckManageCgroupsMode(opts.ManageCgroupsMode); err != nil {
+	if err := opts.check(); err != nil {
 		return 0, fmt.Errorf("container %q: restore: %w", opts.ID, err)
 	}
 	if opts.ManageCgroupsMode == "ignore" {
@@ -515,13 +513,7 @@ func (c *creation) restore(ctx context.Context, images, work string, meta *check
 	for _, m := range extMountsForRestore(c.bundle.Spec, c.bundle.Dir) {
 		args = append(args, "--ext-mount-map", m)
 	}
-	args = append(args, criuFlags(false, opts.TCPEstablished, opts.ExtUnixSk, opts.ShellJob, opts.FileLocks)...)
-	for _, ns := range opts.EmptyNs {
-		args = append(args, "--empty-ns", criuNSName(ns))
-	}
-	if opts.AutoDedup {
-		args = append(args, "--auto-dedup")
-	}
+	args = append(args, opts.args(false)...)
 	var extra []*os.File
 	if p := joinedNetNSPath(c.bundle.Spec); p != "" {
 		f, err := os.Open(p)
