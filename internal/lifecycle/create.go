@@ -15,6 +15,7 @@ import (
 	"github.com/rung-runtime/rung/internal/initproc"
 	"github.com/rung-runtime/rung/internal/launcher"
 	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/internal/rootfs"
 	"github.com/rung-runtime/rung/internal/state"
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk/plancheck"
@@ -184,7 +185,7 @@ func (c *creation) begin(ctx context.Context) error {
 		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
 		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
 	}
-	if sharesHostMounts(c.bundle.Spec) {
+	if rootfs.SharesHostMounts(c.bundle.Spec) {
 		if err := recordHostMounts(c.rec); err != nil {
 			return fmt.Errorf("root.path: %w", err)
 		}

@@ -9,26 +9,10 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/rung-runtime/rung/internal/state"
 )
-
-// sharesHostMounts says whether a container has no mount namespace of its
-// own: its init then makes the spec's mounts under the rootfs in the
-// runtime's mount namespace, and nothing else takes them away.
-func sharesHostMounts(spec *specs.Spec) bool {
-	if spec == nil || spec.Linux == nil {
-		return true
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.MountNamespace {
-			return false
-		}
-	}
-	return true
-}
 
 // mountsUnder lists the mounts at or below dir in this mount namespace.
 func mountsUnder(dir string) ([]*mountinfo.Info, error) {
@@ -65,9 +49,13 @@ func unmountContainerMounts(rec *state.Container) error {
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
-	sort.Slice(mounts, func(i, j int) bool { return mounts[i].ID > mounts[j].ID })
-	sort.SliceStable(mounts, func(i, j int) bool {
-		return strings.Count(mounts[i].Mountpoint, "/") > strings.Count(mounts[j].Mountpoint, "/")
+	// Deepest first, and of mounts stacked on one point the newest first.
+	sort.Slice(mounts, func(i, j int) bool {
+		di, dj := strings.Count(mounts[i].Mountpoint, "/"), strings.Count(mounts[j].Mountpoint, "/")
+		if di != dj {
+			return di > dj
+		}
+		return mounts[i].ID > mounts[j].ID
 	})
 	var errs []error
 	for _, m := range mounts {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +23,7 @@ func Pivot(cfg *Config) error {
 	if err := unix.Chdir(cfg.Rootfs); err != nil {
 		return fmt.Errorf("root.path: chdir to %q: %w", cfg.Rootfs, err)
 	}
-	sharesHostMounts := !hasNamespace(cfg.linux(), specs.MountNamespace)
+	sharesHostMounts := SharesHostMounts(cfg.Spec)
 	var err error
 	switch {
 	case sharesHostMounts:

@@ -48,6 +48,14 @@ func (c *Config) linux() *specs.Linux {
 	return c.Spec.Linux
 }
 
+// SharesHostMounts says whether a config has no mount namespace of its
+// own: its mounts are then made under the rootfs in the runtime's mount
+// namespace, and the root is entered with chroot (the host's lifecycle code
+// unmounts them at delete).
+func SharesHostMounts(spec *specs.Spec) bool {
+	return spec == nil || spec.Linux == nil || !hasNamespace(spec.Linux, specs.MountNamespace)
+}
+
 func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
 	for _, ns := range l.Namespaces {
 		if ns.Type == t {
@@ -72,7 +80,7 @@ func Prepare(cfg *Config) error {
 	if !filepath.IsAbs(cfg.Rootfs) {
 		return fmt.Errorf("root.path: rootfs %q is not absolute", cfg.Rootfs)
 	}
-	if !hasNamespace(l, specs.MountNamespace) {
+	if SharesHostMounts(cfg.Spec) {
 		return prepareInHostNamespace(cfg)
 	}
 	prop, err := RootPropagation(l.RootfsPropagation)
