@@ -177,35 +177,12 @@ func inTerminal(t testing.TB, o cmdOpts, args ...string) result {
 	return run(t, o, "script", "-qec", shellJoin(args), "/dev/null")
 }
 
-// mountinfo lists mount points (unescaped) and filesystem types.
-type mount struct{ point, fstype string }
-
-func mounts() []mount {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []mount
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		i := 6
-		for i < len(f) && f[i] != "-" {
-			i++
-		}
-		if len(f) < 5 || i+1 >= len(f) {
-			continue
-		}
-		out = append(out, mount{point: testutil.UnescapeMount(f[4]), fstype: f[i+1]})
-	}
-	return out
-}
-
 // mountsUnder lists the mount points at or below dir, deepest first.
 func mountsUnder(dir string) []string {
 	var out []string
-	for _, m := range mounts() {
-		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
-			out = append(out, m.point)
+	for _, m := range testutil.Mounts() {
+		if m.Point == dir || strings.HasPrefix(m.Point, dir+"/") {
+			out = append(out, m.Point)
 		}
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(out)))
@@ -215,9 +192,9 @@ func mountsUnder(dir string) []string {
 // fsTypeOf is the filesystem type of the mount holding path.
 func fsTypeOf(path string) string {
 	best, typ := "", ""
-	for _, m := range mounts() {
-		if (path == m.point || strings.HasPrefix(path, strings.TrimSuffix(m.point, "/")+"/")) && len(m.point) >= len(best) {
-			best, typ = m.point, m.fstype
+	for _, m := range testutil.Mounts() {
+		if (path == m.Point || strings.HasPrefix(path, strings.TrimSuffix(m.Point, "/")+"/")) && len(m.Point) >= len(best) {
+			best, typ = m.Point, m.FSType
 		}
 	}
 	return typ
@@ -228,18 +205,18 @@ func fsTypeOf(path string) string {
 // and every v1 hierarchy.
 func cgroupMounts() (v2 string, v1 []string) {
 	seen := map[string]bool{}
-	for _, m := range mounts() {
-		if seen[m.point] {
+	for _, m := range testutil.Mounts() {
+		if seen[m.Point] {
 			continue
 		}
-		seen[m.point] = true
-		switch m.fstype {
+		seen[m.Point] = true
+		switch m.FSType {
 		case "cgroup2":
 			if v2 == "" {
-				v2 = m.point
+				v2 = m.Point
 			}
 		case "cgroup":
-			v1 = append(v1, m.point)
+			v1 = append(v1, m.Point)
 		}
 	}
 	return v2, v1

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,26 +29,17 @@ func requireCgroupV1(t *testing.T, controllers ...string) {
 		t.Skip("/sys/fs/cgroup is a cgroup2 mount: the cgroups stage is rung-cgroupv2 here (tests/guest covers it)")
 	}
 	for _, c := range controllers {
-		if _, ok := v1Hierarchy(t, c); !ok {
+		if _, ok := v1Hierarchy(c); !ok {
 			t.Skipf("no cgroup v1 hierarchy for %s on this host", c)
 		}
 	}
 }
 
 // v1Hierarchy is the mount point of controller's v1 hierarchy.
-func v1Hierarchy(t *testing.T, controller string) (string, bool) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	must(t, err)
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(f) < 5 || len(g) < 3 || g[0] != "cgroup" {
-			continue
-		}
-		for _, o := range strings.Split(g[2], ",") {
-			if o == controller {
-				return f[4], true
-			}
+func v1Hierarchy(controller string) (string, bool) {
+	for _, m := range tu.Mounts() {
+		if m.FSType == "cgroup" && slices.Contains(strings.Split(m.SuperOptions, ","), controller) {
+			return m.Point, true
 		}
 	}
 	return "", false
@@ -121,7 +113,7 @@ func TestCgroupV1MemoryLimitOOMKill(t *testing.T) {
 		s.Process.Args = []string{"sh", "-c", `head -c 268435456 /dev/zero | tail >/dev/null; echo tail-status=$?; echo END; exec sleep 30`}
 		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}
 	}))
-	mnt, _ := v1Hierarchy(t, "memory")
+	mnt, _ := v1Hierarchy("memory")
 	cg := filepath.Join(mnt, v1CgroupOf(t, c.Pid(t), "memory"))
 	rt.Start(t, id)
 	out := c.WaitOutput(t, "END")
@@ -189,7 +181,7 @@ func TestCgroupV1DevicesAndExec(t *testing.T) {
 	must(t, err)
 	execPid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	for _, ctl := range []string{"devices", "memory", "pids", "cpu", "freezer"} {
-		if _, ok := v1Hierarchy(t, ctl); ok {
+		if _, ok := v1Hierarchy(ctl); ok {
 			if a, b := v1CgroupOf(t, c.Pid(t), ctl), v1CgroupOf(t, execPid, ctl); a != b {
 				t.Errorf("%s: init in %q, exec'd process in %q", ctl, a, b)
 			}
@@ -251,7 +243,7 @@ func TestCgroupV1PauseResume(t *testing.T) {
 func TestCgroupV1MissingController(t *testing.T) {
 	requireCgroupV1(t)
 	tu.RequireRung(t, "rung's error text")
-	if _, ok := v1Hierarchy(t, "hugetlb"); ok {
+	if _, ok := v1Hierarchy("hugetlb"); ok {
 		t.Skip("this host has a v1 hugetlb hierarchy")
 	}
 	rt, snap := setup(t)

@@ -279,12 +279,9 @@ func TestJoinNetworkNamespaceByPath(t *testing.T) {
 // cgroup2Mount finds the cgroup2 hierarchy from mountinfo; this host is
 // hybrid, so it is not /sys/fs/cgroup.
 func cgroup2Mount(t *testing.T) string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	must(t, err)
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if f := strings.Fields(pre); ok && len(f) >= 5 && strings.HasPrefix(post, "cgroup2 ") {
-			return f[4]
+	for _, m := range tu.Mounts() {
+		if m.FSType == "cgroup2" {
+			return m.Point
 		}
 	}
 	t.Skip("no cgroup2 hierarchy mounted")

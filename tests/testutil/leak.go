@@ -28,8 +28,8 @@ func Snapshot() *LeakSnapshot {
 	for _, p := range listProcs() {
 		s.procs[p.key] = true
 	}
-	for _, m := range readMountinfo() {
-		s.mounts[m.point] = true
+	for _, m := range Mounts() {
+		s.mounts[m.Point] = true
 	}
 	for _, d := range cgroupDirs() {
 		s.cgroups[d] = true
@@ -193,14 +193,21 @@ func matchingProcs(ids, paths []string) []proc {
 	return out
 }
 
-type mountEntry struct{ point, fstype string }
+// Mount is one line of /proc/self/mountinfo.
+type Mount struct {
+	Point, FSType string
+	// SuperOptions are the filesystem's own options (a v1 cgroup
+	// hierarchy's controllers, say).
+	SuperOptions string
+}
 
-func readMountinfo() []mountEntry {
+// Mounts reads this process's /proc/self/mountinfo.
+func Mounts() []Mount {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil
 	}
-	var out []mountEntry
+	var out []Mount
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 10 {
@@ -210,10 +217,10 @@ func readMountinfo() []mountEntry {
 		for i < len(f) && f[i] != "-" {
 			i++
 		}
-		if i+1 >= len(f) {
+		if i+3 >= len(f) {
 			continue
 		}
-		out = append(out, mountEntry{point: UnescapeMount(f[4]), fstype: f[i+1]})
+		out = append(out, Mount{Point: UnescapeMount(f[4]), FSType: f[i+1], SuperOptions: f[i+3]})
 	}
 	return out
 }
@@ -239,10 +246,10 @@ func UnescapeMount(s string) string {
 
 func matchingMounts(paths []string) []string {
 	var out []string
-	for _, m := range readMountinfo() {
+	for _, m := range Mounts() {
 		for _, p := range paths {
-			if m.point == p || strings.HasPrefix(m.point, p+"/") {
-				out = append(out, m.point)
+			if m.Point == p || strings.HasPrefix(m.Point, p+"/") {
+				out = append(out, m.Point)
 				break
 			}
 		}
@@ -256,10 +263,10 @@ func matchingMounts(paths []string) []string {
 func cgroupRoots() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, m := range readMountinfo() {
-		if (m.fstype == "cgroup" || m.fstype == "cgroup2") && !seen[m.point] {
-			seen[m.point] = true
-			out = append(out, m.point)
+	for _, m := range Mounts() {
+		if (m.FSType == "cgroup" || m.FSType == "cgroup2") && !seen[m.Point] {
+			seen[m.Point] = true
+			out = append(out, m.Point)
 		}
 	}
 	return out
