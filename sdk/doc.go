@@ -38,5 +38,15 @@
 // A plugin must not write to its stdout (go-plugin's handshake uses it); logs
 // go through Logger, which the host copies into its own log.
 //
+// An operator may keep plugins warm (the "pool" block of rung's config):
+// Serve then runs one process that answers every rung command, many at
+// once, over a root-only unix socket, and exits after an idle time; its
+// logs are dropped. So a plugin keeps nothing about a container in memory
+// between calls (what it needs later goes in Plan.State, which the host
+// hands back), is safe for concurrent calls, and leaves its own process as
+// it found it (a thread moved into a namespace is moved back). A plugin
+// that cannot be warm says so to its operator, who sets "warm": false on
+// its entry.
+//
 // The stagetest package checks any plugin binary against the protocol.
 package sdk

@@ -43,7 +43,12 @@ func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 // GRPCClient returns a *Conn.
 func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
-	return &Conn{Stage: stagev1.NewStageClient(c), Resources: stagev1.NewResourcesClient(c)}, nil
+	return NewConn(c), nil
+}
+
+// NewConn is the client side of a plugin on a gRPC connection.
+func NewConn(c grpc.ClientConnInterface) *Conn {
+	return &Conn{Stage: stagev1.NewStageClient(c), Resources: stagev1.NewResourcesClient(c)}
 }
 
 // DecodeContainer turns the wire form into a Container, decoding the spec.

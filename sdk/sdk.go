@@ -164,11 +164,16 @@ var logger = hclog.New(&hclog.LoggerOptions{
 // decides the level that is kept); never print to stdout instead.
 func Logger() hclog.Logger { return logger }
 
-// Serve runs impl as a stage plugin until the host ends it. It does not return.
+// Serve runs impl as a stage plugin until the host ends it, or, kept warm
+// for many rung commands (EnvPoolFD), until it has been idle. It does not
+// return.
 func Serve(impl Stage) {
 	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
 		fmt.Fprintln(os.Stderr, "this is a rung stage plugin; the rung runtime starts it, it is not run by hand")
 		os.Exit(1)
+	}
+	if fd := os.Getenv(EnvPoolFD); fd != "" {
+		servePool(impl, fd, os.Getenv(EnvPoolIdle))
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,

@@ -48,7 +48,21 @@ type File struct {
 	// Alternatives are plugins a container may choose by annotation for a
 	// stage whose entry lists them in allowAnnotationOverride.
 	Alternatives []Entry `json:"alternatives,omitempty"`
+	// Pool keeps plugin processes warm across rung commands.
+	Pool *Pool `json:"pool,omitempty"`
 }
+
+// Pool is the warm plugin pool: each plugin binary runs once and serves
+// every command (over a root-only unix socket) until it has had no command
+// for IdleTimeout. Without it every command launches its plugins and ends
+// them.
+type Pool struct {
+	IdleTimeout Duration `json:"idleTimeout"`
+}
+
+// maxPoolIdle bounds how long an idle plugin may linger: past an hour a
+// warm plugin is a daemon, which wants a service manager, not a runtime.
+const maxPoolIdle = time.Hour
 
 // Entry is one plugin in the file.
 type Entry struct {
@@ -72,6 +86,9 @@ type Entry struct {
 	// AllowAnnotationOverride names the alternatives a container may pick
 	// for this stage with the annotation AnnotationPrefix+stage.
 	AllowAnnotationOverride []string `json:"allowAnnotationOverride,omitempty"`
+	// Warm false launches this plugin per command even when the pool is on
+	// (a plugin that keeps something in memory between calls).
+	Warm *bool `json:"warm,omitempty"`
 }
 
 // Duration is a Go duration string in JSON ("10s", "1m30s").
@@ -277,6 +294,9 @@ func build(data []byte, source string, base *Config) (*Config, error) {
 		alts[e.Name] = len(c.Alternatives)
 		c.Alternatives = append(c.Alternatives, Plugin{Name: e.Name, Spec: e.spec(), Alternative: true})
 	}
+	if err := c.applyPool(f); err != nil {
+		return nil, err
+	}
 	for _, p := range c.Pipeline {
 		for _, n := range p.Selectable {
 			k, ok := alts[n]
@@ -289,6 +309,32 @@ func build(data []byte, source string, base *Config) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// applyPool gives every plugin the pool's idle time, unless its entry says
+// warm: false.
+func (c *Config) applyPool(f *File) error {
+	if f.Pool == nil {
+		return nil
+	}
+	idle := time.Duration(f.Pool.IdleTimeout)
+	if idle <= 0 || idle > maxPoolIdle {
+		return fmt.Errorf("pool.idleTimeout: %v is not in (0, %v]", idle, maxPoolIdle)
+	}
+	cold := map[string]bool{}
+	for _, e := range append(append([]Entry(nil), f.Plugins...), f.Alternatives...) {
+		if e.Warm != nil && !*e.Warm {
+			cold[e.name()] = true
+		}
+	}
+	for _, ps := range [][]Plugin{c.Pipeline, c.Alternatives} {
+		for i := range ps {
+			if !cold[ps[i].Name] {
+				ps[i].Spec.PoolIdle = idle
+			}
+		}
+	}
+	return nil
 }
 
 func indexOf(ps []Plugin, stage string) int {

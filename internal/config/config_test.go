@@ -90,7 +90,9 @@ func TestFileErrors(t *testing.T) {
 		`{"plugins": [{"stage": "extra", "binary": "x", "timeout": 5}]}`:                      "duration is a string",
 		`{"plugins": [{"stage": "extra", "binary": "x", "timeout": "1h"}]}`:                   "not between",
 		`{"plugins": [{"stage": "extra", "binary": "x", "tiemout": "1s"}]}`:                   "unknown field",
-		`{"plugins": []} {}`: "trailing data",
+		`{"plugins": []} {}`:              "trailing data",
+		`{"pool": {"idleTimeout": "2h"}}`: "pool.idleTimeout: 2h0m0s is not in",
+		`{"pool": {}}`:                    "pool.idleTimeout: 0s is not in",
 		`{"plugins": [{"stage": "seccomp", "allowAnnotationOverride": ["nope"]}]}`:                                                              "not among the alternatives",
 		`{"alternatives": [{"stage": "seccomp", "binary": "x"}]}`:                                                                               "needs a name",
 		`{"alternatives": [{"name": "a", "stage": "nostage", "binary": "x"}]}`:                                                                  "not in the pipeline",
@@ -179,5 +181,28 @@ func TestLoadRefusesUntrustedFile(t *testing.T) {
 	}
 	if _, err := Load(p); err == nil || !strings.HasPrefix(err.Error(), "config "+p) {
 		t.Errorf("broken config must be an error naming it, not the default: %v", err)
+	}
+}
+
+func TestPoolWarmsEveryPluginButTheColdOnes(t *testing.T) {
+	c, err := Parse([]byte(`{"pool": {"idleTimeout": "45s"},
+		"plugins": [{"stage": "lsm", "warm": false, "allowAnnotationOverride": ["strict"]}],
+		"alternatives": [{"name": "strict", "stage": "lsm", "binary": "x"}]}`), "test.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(c.Pipeline, c.Alternatives...) {
+		want := 45 * time.Second
+		if p.Name == "lsm" {
+			want = 0
+		}
+		if p.Spec.PoolIdle != want {
+			t.Errorf("%s: pool idle %v, want %v", p.Name, p.Spec.PoolIdle, want)
+		}
+	}
+	for _, p := range Default().Pipeline {
+		if p.Spec.PoolIdle != 0 {
+			t.Errorf("without a pool block %s is warm (%v)", p.Name, p.Spec.PoolIdle)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -45,6 +46,10 @@ type Spec struct {
 	// Timeout bounds each call; StartTimeout bounds launch and handshake.
 	Timeout      time.Duration
 	StartTimeout time.Duration
+	// PoolIdle keeps the plugin warm: one process serves every command of
+	// the same binary, and ends after this long with none connected. 0
+	// launches it for each command and ends it with the command.
+	PoolIdle time.Duration
 }
 
 // Defaults are the four built-in stages, in the order the host reports them.
@@ -225,6 +230,9 @@ type Plugin struct {
 	Desc   *stagev1.DescribeResponse
 	conn   *sdk.Conn
 	client *plugin.Client
+	// warm is the connection to a warm plugin; closing it leaves the
+	// plugin running for the next command.
+	warm *grpc.ClientConn
 }
 
 // Name is the plugin's own name, or its binary before Describe answered.
@@ -278,14 +286,18 @@ func (p *Plugin) Call(ctx context.Context, what string, f func(ctx context.Conte
 	return nil
 }
 
-// Close ends the plugin process.
+// Close ends the plugin process, or this command's connection to a warm one.
 func (p *Plugin) Close() {
 	if p.client != nil {
 		p.client.Kill()
 	}
+	if p.warm != nil {
+		p.warm.Close()
+	}
 }
 
-// Launch starts one plugin and asks Describe.
+// Launch starts one plugin, or connects to its warm process, and asks
+// Describe.
 func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 	p := &Plugin{Spec: s}
 	path, err := Resolve(s)
@@ -293,17 +305,56 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 		return nil, fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	p.Path = path
-	bin, err := openVerified(path, s.SHA256)
+	idle, err := poolIdle(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Label(), err)
+	}
+	if idle > 0 {
+		// A warm plugin that goes idle just as we dial it answers nothing;
+		// the second try starts a new one.
+		for try := 0; try < 2; try++ {
+			cc, err := dialWarm(ctx, log, s, path, idle)
+			if errors.Is(err, errNoPool) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: warm plugin: %w", p.Label(), err)
+			}
+			p.warm, p.conn = cc, sdk.NewConn(cc)
+			err = p.describe(ctx)
+			if err == nil {
+				return p, nil
+			}
+			if !errors.Is(err, errWarmGone) || try == 1 {
+				return nil, err
+			}
+			log.Debugf("%s: %v; starting another", p.Label(), err)
+			p.warm, p.conn, p.Desc = nil, nil, nil
+		}
+	}
+	if err := p.launch(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := p.describe(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// errWarmGone is a warm plugin that stopped answering as we connected: it
+// reached its idle time.
+var errWarmGone = errors.New("warm plugin went away")
+
+// launch starts the plugin's own process for this command (go-plugin).
+func (p *Plugin) launch(ctx context.Context, log *logging.Logger) error {
+	s, path := p.Spec, p.Path
+	bin, err := openVerified(path, s.SHA256)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	// The child gets the verified descriptor as fd 3 and the kernel executes
 	// that inode; a script's interpreter can still open /proc/self/fd/3.
 	defer bin.Close()
-	start := s.StartTimeout
-	if start == 0 {
-		start = defaultStartTimeout
-	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/3",
 		Args:       append([]string{path}, s.Args...),
@@ -320,43 +371,53 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           log.Plugin(filepath.Base(path)),
-		StartTimeout:     start,
+		StartTimeout:     startTimeout(s),
 	})
 	rpc, err := p.client.Client()
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("%s: launching %s: %w", p.Label(), path, handshakeError(err))
+		return fmt.Errorf("%s: launching %s: %w", p.Label(), path, handshakeError(err))
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
 		p.Close()
-		return nil, fmt.Errorf("%s: %w", p.Label(), err)
+		return fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	p.conn = raw.(*sdk.Conn)
-	err = p.Call(ctx, "describe", func(ctx context.Context) error {
-		d, err := p.conn.Stage.Describe(ctx, &stagev1.DescribeRequest{})
-		p.Desc = d
-		return err
+	return nil
+}
+
+// describe asks Describe and checks the answer; on any problem it ends the
+// plugin.
+func (p *Plugin) describe(ctx context.Context) error {
+	s := p.Spec
+	var rpcErr error
+	err := p.Call(ctx, "describe", func(ctx context.Context) error {
+		p.Desc, rpcErr = p.conn.Stage.Describe(ctx, &stagev1.DescribeRequest{})
+		return rpcErr
 	})
 	if err != nil {
 		p.Close()
-		return nil, err
+		if p.warm != nil && status.Code(rpcErr) == codes.Unavailable {
+			return fmt.Errorf("%w: %v", errWarmGone, err)
+		}
+		return err
 	}
 	if p.Desc.ProtocolVersion != sdk.ProtocolVersion {
 		p.Close()
-		return nil, fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, sdk.ProtocolVersion)
+		return fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, sdk.ProtocolVersion)
 	}
 	if err := CheckDescription(p.Desc); err != nil {
 		desc := p.Desc
 		p.Desc = nil // its name is suspect too; name the binary
 		p.Close()
-		return nil, fmt.Errorf("%s: invalid describe answer: %w (name %.64q)", p.Label(), err, desc.GetName())
+		return fmt.Errorf("%s: invalid describe answer: %w (name %.64q)", p.Label(), err, desc.GetName())
 	}
 	if p.Desc.Stage != s.Stage {
 		p.Close()
-		return nil, fmt.Errorf("%s: describes itself as stage %q", p.Label(), p.Desc.Stage)
+		return fmt.Errorf("%s: describes itself as stage %q", p.Label(), p.Desc.Stage)
 	}
-	return p, nil
+	return nil
 }
 
 var apiVersionRE = regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)

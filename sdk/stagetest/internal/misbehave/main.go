@@ -8,7 +8,9 @@
 // handshake-protocol (go-plugin handshake version 2), bad-describe (a name
 // with a newline), invalid-plan (a relative cgroup path), crash-prepare,
 // hang-prepare, hang-validate, refuse-all (a field error for every spec),
-// destroy-once (a second Destroy fails).
+// destroy-once (a second Destroy fails), go-plugin-only (well behaved, but
+// served by go-plugin directly, as a plugin built without rung's SDK: it
+// cannot be kept warm).
 package main
 
 import (
@@ -117,6 +119,12 @@ func main() {
 		hs.ProtocolVersion = sdk.ProtocolVersion + 1
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: hs,
+			Plugins:         plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Impl: &stage{name: st, mode: mode}}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	case "go-plugin-only":
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: sdk.Handshake,
 			Plugins:         plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{Impl: &stage{name: st, mode: mode}}},
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})

@@ -1,0 +1,309 @@
+package launcher
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/sdk"
+)
+
+// EnvPool overrides the config's pool setting for one command: a Go
+// duration keeps plugins warm for that long without a host, "off" (or 0)
+// launches them per command.
+const EnvPool = "RUNG_PLUGIN_POOL"
+
+// poolIdle is how long s's plugin stays warm, 0 for a plugin launched and
+// ended by each command.
+func poolIdle(s Spec) (time.Duration, error) {
+	v, ok := os.LookupEnv(EnvPool)
+	if !ok || v == "" {
+		return s.PoolIdle, nil
+	}
+	if v == "off" || v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 30s, or off", EnvPool, v)
+	}
+	return d, nil
+}
+
+// errNoPool sends a plugin back to the per-command launch: the pool is
+// unavailable here, or the plugin does not serve one.
+var errNoPool = errors.New("no warm plugin")
+
+// member is where one warm plugin lives: its socket, and the lock under
+// which a command starts it. The name is a digest of everything that makes
+// two plugin processes interchangeable: the binary's path and inode
+// (another file, or the same one rewritten, gets a new plugin, which
+// verifies it again), the arguments and pin, and the caller's namespaces (a
+// plugin serves only commands that see the world as the one that started
+// it did).
+type member struct {
+	sock, lock, oneshot string
+	bin                 unix.Stat_t
+}
+
+func memberFor(s Spec, path string) (*member, error) {
+	dir := socketDir()
+	if dir == "" {
+		return nil, errNoPool
+	}
+	m := &member{}
+	if err := unix.Stat(path, &m.bin); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "rung-pool %d\x00%s\x00%d %d %d %d.%d %d.%d\x00%s\x00",
+		sdk.ProtocolVersion, path, m.bin.Dev, m.bin.Ino, m.bin.Size,
+		m.bin.Mtim.Sec, m.bin.Mtim.Nsec, m.bin.Ctim.Sec, m.bin.Ctim.Nsec, strings.ToLower(s.SHA256))
+	for _, a := range s.Args {
+		fmt.Fprintf(h, "%d:%s\x00", len(a), a)
+	}
+	for _, ns := range []string{"mnt", "pid", "net", "user", "cgroup", "ipc", "uts"} {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/"+ns, &st); err == nil {
+			fmt.Fprintf(h, "%s:%d:%d\x00", ns, st.Dev, st.Ino)
+		}
+	}
+	name := filepath.Join(dir, "warm-"+hex.EncodeToString(h.Sum(nil))[:24])
+	m.sock, m.lock, m.oneshot = name+".sock", name+".lock", name+".oneshot"
+	return m, nil
+}
+
+// dialWarm connects to s's warm plugin, starting it when none is running.
+func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) (*grpc.ClientConn, error) {
+	m, err := memberFor(s, path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(m.oneshot); err == nil {
+		return nil, errNoPool
+	}
+	if cc, err := m.dial(ctx); err == nil {
+		return cc, nil
+	} else if errors.Is(err, errImpostor) {
+		return nil, err
+	}
+	unlock, err := lockFile(ctx, m.lock)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Whoever held the lock before us may have started it.
+	if cc, err := m.dial(ctx); err == nil || errors.Is(err, errImpostor) {
+		return cc, err
+	}
+	if err := m.start(ctx, log, s, path, idle); err != nil {
+		return nil, err
+	}
+	return m.dial(ctx)
+}
+
+var errImpostor = errors.New("warm plugin socket served by another program")
+
+// dial connects and checks who listens: root, running the very binary the
+// command resolved and checked. The directory is root's alone, so a
+// mismatch is a broken pool, never a plugin to trust.
+func (m *member) dial(ctx context.Context) (*grpc.ClientConn, error) {
+	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", m.sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.verify(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	used := false
+	cc, err := grpc.NewClient("passthrough:///warm-plugin",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			// The first connection is the one checked above; a reconnect
+			// (the plugin went idle under us) is checked again.
+			if !used {
+				used = true
+				return conn, nil
+			}
+			c, err := (&net.Dialer{}).DialContext(ctx, "unix", m.sock)
+			if err == nil {
+				if err = m.verify(c); err != nil {
+					c.Close()
+				}
+			}
+			return c, err
+		}))
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return cc, nil
+}
+
+func (m *member) verify(c net.Conn) error {
+	cred, err := sdk.PeerCred(c)
+	if err != nil {
+		return fmt.Errorf("%s: peer credentials: %w", m.sock, err)
+	}
+	var exe unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(int(cred.Pid))+"/exe", &exe); err != nil {
+		return fmt.Errorf("%s: pid %d: %w", m.sock, cred.Pid, err)
+	}
+	if cred.Uid != 0 || exe.Dev != m.bin.Dev || exe.Ino != m.bin.Ino {
+		return fmt.Errorf("%w: %s (pid %d, uid %d)", errImpostor, m.sock, cred.Pid, cred.Uid)
+	}
+	return nil
+}
+
+// start binds the socket and runs the plugin on it, detached from this
+// command: its own session, / as its directory (it must not hold the
+// caller's directory busy), no stdio of ours once it is ready.
+func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) error {
+	bin, err := openVerified(path, s.SHA256)
+	if err != nil {
+		return err
+	}
+	defer bin.Close()
+	sock, err := bindSocket(m.sock)
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+	out, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/3",
+		Args:       append([]string{path}, s.Args...),
+		Dir:        "/",
+		ExtraFiles: []*os.File{bin, sock},
+		Stdout:     w,
+		Env: []string{
+			sdk.Handshake.MagicCookieKey + "=" + sdk.Handshake.MagicCookieValue,
+			sdk.EnvPoolFD + "=4",
+			sdk.EnvPoolIdle + "=" + idle.String(),
+		},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+	}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("starting warm plugin %s: %w", path, err)
+	}
+	line, err := readLine(ctx, out, startTimeout(s))
+	want := fmt.Sprintf("%s %d", sdk.PoolReady, sdk.ProtocolVersion)
+	if err == nil && line == want {
+		log.Debugf("warm plugin %s started: pid %d, socket %s, idle exit after %v", path, cmd.Process.Pid, m.sock, idle)
+		// It outlives us; whoever inherits it reaps it.
+		return cmd.Process.Release()
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	_ = os.Remove(m.sock)
+	if err != nil {
+		return fmt.Errorf("warm plugin %s: %w", path, err)
+	}
+	if !strings.HasPrefix(line, sdk.PoolReady+" ") {
+		// A plugin built without rung's SDK answers with go-plugin's
+		// handshake: it cannot be kept warm, and is not asked again.
+		if f, err := os.OpenFile(m.oneshot, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+		log.Debugf("plugin %s does not serve a pool; launching it per command", path)
+		return errNoPool
+	}
+	return fmt.Errorf("warm plugin %s: protocol version mismatch: %q, rung speaks %d", path, line, sdk.ProtocolVersion)
+}
+
+// bindSocket binds a fresh socket at path, replacing a dead one there
+// (a plugin that ended without unlinking it, or that we could not reach).
+func bindSocket(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func readLine(ctx context.Context, f *os.File, timeout time.Duration) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(f).ReadString('\n')
+		ch <- result{strings.TrimSuffix(line, "\n"), err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil && r.line == "" {
+			return "", fmt.Errorf("exited before it was ready")
+		}
+		return r.line, nil
+	case <-t.C:
+		return "", fmt.Errorf("not ready within %v", timeout)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// lockFile takes an exclusive flock, polling so ctx can end the wait.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func startTimeout(s Spec) time.Duration {
+	if s.StartTimeout != 0 {
+		return s.StartTimeout
+	}
+	return defaultStartTimeout
+}

@@ -1,0 +1,299 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/sdk"
+)
+
+// buildPlugins builds the SDK's test plugins, once per test binary, into
+// a root-owned directory the launcher trusts.
+func buildPlugins(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	if socketDir() == "" {
+		t.Skip("no tmpfs /dev/shm for the pool's sockets")
+	}
+	built.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "rung-pool-test-")
+		if built.err != nil {
+			return
+		}
+		built.err = os.Chmod(built.dir, 0o755)
+		for _, name := range []string{"hello", "misbehave"} {
+			if built.err != nil {
+				return
+			}
+			cmd := exec.Command("go", "build", "-o", filepath.Join(built.dir, name), "../../sdk/stagetest/internal/"+name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				built.err = fmt.Errorf("go build %s: %v\n%s", name, err, out)
+			}
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+var built struct {
+	sync.Once
+	dir string
+	err error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// warmPid is the pid of s's warm plugin, 0 when none listens.
+func warmPid(t *testing.T, s Spec) int {
+	t.Helper()
+	path, err := Resolve(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := memberFor(s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", m.sock)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	cred, err := sdk.PeerCred(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(cred.Pid)
+}
+
+// stopWarm ends s's warm plugin when the test ends; other tests' warm
+// plugins are theirs.
+func stopWarm(t *testing.T, s Spec) {
+	t.Cleanup(func() {
+		if pid := warmPid(t, s); pid > 0 {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			eventually(func() bool { return exited(pid) })
+		}
+		path, _ := Resolve(s)
+		if m, err := memberFor(s, path); err == nil {
+			os.Remove(m.sock)
+			os.Remove(m.lock)
+		}
+	})
+}
+
+func launchWarm(t *testing.T, s Spec) *Plugin {
+	t.Helper()
+	p, err := Launch(context.Background(), logging.Discard(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestWarmPluginServesManyCommands(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
+	stopWarm(t, s)
+	first := launchWarm(t, s)
+	if first.client != nil || first.warm == nil {
+		t.Fatalf("plugin was launched for the command, not kept warm")
+	}
+	pid := warmPid(t, s)
+	first.Close()
+	if pid == 0 || unix.Kill(pid, 0) != nil {
+		t.Fatalf("warm plugin (pid %d) did not outlive the command's Close", pid)
+	}
+	second := launchWarm(t, s)
+	defer second.Close()
+	if got := warmPid(t, s); got != pid {
+		t.Errorf("second command reached pid %d, want the warm %d", got, pid)
+	}
+	if second.Desc.GetName() != "hello" {
+		t.Errorf("describe through the pool: %v", second.Desc)
+	}
+	// Its cwd is /, so it holds no bundle's file system busy; its stdio is
+	// not ours.
+	if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/cwd"); cwd != "/" {
+		t.Errorf("warm plugin's cwd is %q", cwd)
+	}
+	if sid, _ := unix.Getsid(pid); sid != pid {
+		t.Errorf("warm plugin is in session %d, not its own", sid)
+	}
+}
+
+func TestWarmPluginStartsOnceForConcurrentCommands(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
+	stopWarm(t, s)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := Launch(context.Background(), logging.Discard(), s)
+			if err == nil {
+				p.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	out, _ := exec.Command("pgrep", "-f", "-x", filepath.Join(dir, "hello")).Output()
+	if n := len(strings.Fields(string(out))); n != 1 {
+		t.Errorf("%d warm hello plugins run, want 1 (pids %s)", n, out)
+	}
+}
+
+func TestWarmPluginExitsWhenIdleAndIsStartedAgain(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: 200 * time.Millisecond}
+	stopWarm(t, s)
+	p := launchWarm(t, s)
+	pid := warmPid(t, s)
+	path, _ := Resolve(s)
+	m, _ := memberFor(s, path)
+	// Connected, it stays however long the command takes.
+	time.Sleep(500 * time.Millisecond)
+	if unix.Kill(pid, 0) != nil {
+		t.Fatal("warm plugin exited while a command was connected")
+	}
+	p.Close()
+	if !eventually(func() bool { return exited(pid) }) {
+		t.Fatalf("warm plugin %d still runs long after its idle time", pid)
+	}
+	if _, err := os.Lstat(m.sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("idle plugin left its socket: %v", err)
+	}
+	again := launchWarm(t, s)
+	defer again.Close()
+	if got := warmPid(t, s); got == 0 || got == pid {
+		t.Errorf("after the idle exit the next command reached pid %d", got)
+	}
+}
+
+func TestDeadWarmPluginIsReplaced(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
+	stopWarm(t, s)
+	launchWarm(t, s).Close()
+	pid := warmPid(t, s)
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(func() bool { return warmPid(t, s) == 0 })
+	p := launchWarm(t, s)
+	defer p.Close()
+	if got := warmPid(t, s); got == 0 || got == pid {
+		t.Errorf("killed warm plugin: next command reached pid %d", got)
+	}
+}
+
+// A socket at the plugin's name that another program serves is refused,
+// not trusted: the pool verifies who listens.
+func TestWarmSocketOfAnotherProgramIsRefused(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
+	path, _ := Resolve(s)
+	m, err := memberFor(s, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(m.sock)
+	ln, err := net.Listen("unix", m.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, err = Launch(context.Background(), logging.Discard(), s)
+	if err == nil || !strings.Contains(err.Error(), "stage hello (hello): warm plugin: warm plugin socket served by another program") {
+		t.Errorf("impostor socket: %v", err)
+	}
+}
+
+// A plugin served by go-plugin alone (not rung's SDK) cannot be kept warm:
+// it is launched per command, and not asked again.
+func TestPluginWithoutPoolIsLaunchedPerCommand(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "extra", Binary: filepath.Join(dir, "misbehave"), Args: []string{"extra", "go-plugin-only"}, PoolIdle: time.Minute}
+	path, _ := Resolve(s)
+	m, _ := memberFor(s, path)
+	t.Cleanup(func() { os.Remove(m.oneshot); os.Remove(m.lock); os.Remove(m.sock) })
+	for i := 0; i < 2; i++ {
+		p := launchWarm(t, s)
+		if p.client == nil || p.warm != nil {
+			t.Errorf("launch %d: want a per-command plugin", i)
+		}
+		p.Close()
+	}
+	if _, err := os.Lstat(m.oneshot); err != nil {
+		t.Errorf("no marker for the plugin that serves no pool: %v", err)
+	}
+}
+
+func TestPoolEnvOverridesTheConfig(t *testing.T) {
+	for env, want := range map[string]time.Duration{"": 5 * time.Second, "off": 0, "0": 0, "90s": 90 * time.Second} {
+		t.Setenv(EnvPool, env)
+		if got, err := poolIdle(Spec{PoolIdle: 5 * time.Second}); err != nil || got != want {
+			t.Errorf("%s=%q: %v, %v; want %v", EnvPool, env, got, err, want)
+		}
+	}
+	t.Setenv(EnvPool, "soon")
+	if _, err := poolIdle(Spec{}); err == nil || !strings.Contains(err.Error(), EnvPool+`="soon"`) {
+		t.Errorf("bad %s: %v", EnvPool, err)
+	}
+}
+
+// exited says whether pid has ended: the test started it, so it is reaped
+// here (a command's warm plugins are inherited by whoever reaps orphans).
+func exited(pid int) bool {
+	got, err := unix.Wait4(pid, nil, unix.WNOHANG, nil)
+	return got == pid || (errors.Is(err, unix.ECHILD) && unix.Kill(pid, 0) != nil)
+}
+
+func eventually(cond func() bool) bool {
+	for i := 0; i < 200; i++ {
+		if cond() {
+			return true
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return cond()
+}

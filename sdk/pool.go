@@ -1,0 +1,225 @@
+package sdk
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+)
+
+// A warm plugin serves many rung commands, one after another and at once,
+// instead of being launched and killed by each: the host binds a unix socket
+// in a root-only directory, starts the plugin with it and these variables,
+// and later commands dial it. Serve does the plugin's part, so every plugin
+// built with the SDK can be kept warm.
+const (
+	// EnvPoolFD names the descriptor of the bound, not yet listening socket.
+	// The plugin listens on it itself, so SO_PEERCRED on the host's side
+	// names the plugin's pid, which the host checks against the binary.
+	EnvPoolFD = "RUNG_STAGE_POOL_FD"
+	// EnvPoolIdle is how long the plugin stays with no host connected
+	// before it exits (a Go duration).
+	EnvPoolIdle = "RUNG_STAGE_POOL_IDLE"
+	// PoolReady, then the protocol version, is the one line a warm plugin
+	// writes to its stdout once it listens. Anything else (go-plugin's
+	// handshake from a plugin that knows no pool) tells the host to launch
+	// that plugin per command instead.
+	PoolReady = "rung-stage-pool-ready"
+)
+
+// servePool serves impl on the host's socket until no host has been
+// connected for the idle time.
+func servePool(impl Stage, fdVar, idleVar string) {
+	fd, err := strconv.Atoi(fdVar)
+	idle, ierr := time.ParseDuration(idleVar)
+	if err != nil || fd < 3 || ierr != nil || idle <= 0 {
+		fmt.Fprintf(os.Stderr, "%s=%q, %s=%q: want a descriptor >= 3 and a positive duration\n", EnvPoolFD, fdVar, EnvPoolIdle, idleVar)
+		os.Exit(1)
+	}
+	ln, err := listenPool(fd)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warm plugin: %v\n", err)
+		os.Exit(1)
+	}
+	srv := grpc.NewServer()
+	if err := (&GRPCPlugin{Impl: impl}).GRPCServer(nil, srv); err != nil {
+		fmt.Fprintf(os.Stderr, "warm plugin: %v\n", err)
+		os.Exit(1)
+	}
+	if _, err := fmt.Printf("%s %d\n", PoolReady, ProtocolVersion); err != nil {
+		os.Exit(1)
+	}
+	// The host that started us reads one line and goes on; it may be gone
+	// long before we are, and a write to its pipes would kill us with
+	// SIGPIPE. Logs of a warm plugin are dropped, as a daemon's stdio is.
+	detachStdio()
+	ln.idle = idle
+	ln.onIdle = func() { srv.Stop(); os.Exit(0) }
+	ln.armIdle()
+	_ = srv.Serve(ln)
+	os.Exit(0)
+}
+
+func listenPool(fd int) (*poolListener, error) {
+	if err := unix.Listen(fd, 128); err != nil {
+		return nil, fmt.Errorf("listen on descriptor %d: %w", fd, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, fmt.Errorf("socket name of descriptor %d: %w", fd, err)
+	}
+	un, ok := sa.(*unix.SockaddrUnix)
+	if !ok || un.Name == "" {
+		return nil, fmt.Errorf("descriptor %d is not a bound unix socket", fd)
+	}
+	// The host bound this name just before starting us, and holds the
+	// plugin's lock until we are ready: the file there now is our socket.
+	// (fstat of the descriptor would give the socket's own inode, not the
+	// name's.)
+	var st unix.Stat_t
+	if err := unix.Lstat(un.Name, &st); err != nil {
+		return nil, fmt.Errorf("socket %s: %w", un.Name, err)
+	}
+	f := os.NewFile(uintptr(fd), un.Name)
+	inner, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("descriptor %d: %w", fd, err)
+	}
+	return &poolListener{Listener: inner, path: un.Name, ino: st.Ino}, nil
+}
+
+func detachStdio() {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	for _, fd := range []int{0, 1, 2} {
+		_ = unix.Dup2(int(null.Fd()), fd)
+	}
+	null.Close()
+}
+
+// poolListener counts the host connections; when none has been open for
+// the idle time it unlinks its socket and ends the plugin. It unlinks
+// before it stops accepting, and only the socket it was given: a host that
+// finds the name gone or refused starts a new plugin under that name, and
+// the old one must not take the new one's socket with it.
+type poolListener struct {
+	net.Listener
+	path string
+	ino  uint64
+
+	mu      sync.Mutex
+	conns   int
+	closing bool
+	timer   *time.Timer
+	idle    time.Duration
+	onIdle  func()
+}
+
+func (l *poolListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		// The directory already keeps others out; the uid check keeps a
+		// socket someone passed on from serving them.
+		if !peerIsRoot(c) {
+			c.Close()
+			continue
+		}
+		l.mu.Lock()
+		if l.closing {
+			l.mu.Unlock()
+			c.Close()
+			continue
+		}
+		l.conns++
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		l.mu.Unlock()
+		return &poolConn{Conn: c, l: l}, nil
+	}
+}
+
+func (l *poolListener) armIdle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.timer = time.AfterFunc(l.idle, l.expire)
+}
+
+func (l *poolListener) expire() {
+	l.mu.Lock()
+	if l.conns > 0 || l.closing {
+		l.mu.Unlock()
+		return
+	}
+	l.closing = true
+	var st unix.Stat_t
+	if unix.Lstat(l.path, &st) == nil && st.Ino == l.ino {
+		_ = unix.Unlink(l.path)
+	}
+	l.Listener.Close()
+	l.mu.Unlock()
+	l.onIdle()
+}
+
+func (l *poolListener) released() {
+	l.mu.Lock()
+	l.conns--
+	last := l.conns == 0
+	l.mu.Unlock()
+	if last {
+		l.armIdle()
+	}
+}
+
+type poolConn struct {
+	net.Conn
+	l    *poolListener
+	once sync.Once
+}
+
+func (c *poolConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.l.released)
+	return err
+}
+
+// PeerCred is the pid and uid of the process at the other end of a unix
+// socket connection: for the dialing side, the process that called listen.
+func PeerCred(c net.Conn) (*unix.Ucred, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a unix socket", c)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var credErr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, credErr
+}
+
+func peerIsRoot(c net.Conn) bool {
+	cred, err := PeerCred(c)
+	return err == nil && cred.Uid == 0
+}
