@@ -15,7 +15,7 @@ GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 all: rung plugins
 
 rung:
-	$(GO) build $(GOFLAGS_B) -o bin/rung ./cmd/host
+	$(GO) build $(GOFLAGS_B) -tags urfave_cli_no_docs -o bin/rung ./cmd/host
 
 plugins: $(addprefix bin/rung-,$(PLUGINS))
 

@@ -60,7 +60,7 @@ func newApp(stdin *os.File) *cli.App {
 			&cli.StringFlag{Name: "root", Value: "/run/rung", Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "log file (default stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
-			&cli.BoolFlag{Name: "debug", Usage: "debug logging"},
+			&cli.BoolFlag{Name: "debug", Usage: "debug logging", EnvVars: []string{"RUNG_DEBUG"}},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (not supported)"},
 			&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to criu"},
 			&cli.BoolFlag{Name: "rootless", Usage: "ignored; rung runs as root"},

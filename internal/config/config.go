@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -136,7 +137,9 @@ type Config struct {
 	Alternatives []Plugin
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+// Compiled on first use: every rung command (and the container's init, the
+// same binary) would otherwise pay for it at start-up.
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
 
 // Default is the built-in pipeline, as when there is no config file:
 // launcher.Defaults, whose cgroups plugin fits the host's cgroup mode.
@@ -361,7 +364,7 @@ func (e *Entry) check(where string, alternative bool) error {
 			return fmt.Errorf("%s (%s): replace and allowAnnotationOverride belong on the stage's entry in plugins", where, e.Name)
 		}
 	}
-	if e.Name != "" && !nameRE.MatchString(e.Name) {
+	if e.Name != "" && !nameRE().MatchString(e.Name) {
 		return fmt.Errorf("%s: name %q is not a plugin name (lowercase letters, digits, '.', '_', '-', at most 64)", where, e.Name)
 	}
 	if b := e.Binary; b != "" {

@@ -420,13 +420,16 @@ func (p *Plugin) describe(ctx context.Context) error {
 	return nil
 }
 
-var apiVersionRE = regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
+// The regexps are compiled on first use, not at every command's start-up.
+var apiVersionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
+})
 
 // handshakeError keeps go-plugin's answer to one line and names a protocol
 // version mismatch as such.
 func handshakeError(err error) error {
 	msg := err.Error()
-	if m := apiVersionRE.FindStringSubmatch(msg); m != nil {
+	if m := apiVersionRE().FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("protocol version mismatch: the plugin speaks stage protocol %s, rung speaks %d", m[1], sdk.ProtocolVersion)
 	}
 	if strings.Contains(msg, "incompatible core API version") {
@@ -481,11 +484,11 @@ func CheckDescription(d *stagev1.DescribeResponse) error {
 	return nil
 }
 
-var stageNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+var stageNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`) })
 
 // ValidStageName says whether s may name a stage: it becomes part of
 // annotation keys and state file keys.
-func ValidStageName(s string) bool { return stageNameRE.MatchString(s) }
+func ValidStageName(s string) bool { return stageNameRE().MatchString(s) }
 
 func printable(s string) bool {
 	for _, r := range s {

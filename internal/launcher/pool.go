@@ -52,11 +52,13 @@ var errNoPool = errors.New("no warm plugin")
 
 // member is where one warm plugin lives: its socket, and the lock under
 // which a command starts it. The name is a digest of everything that makes
-// two plugin processes interchangeable: the binary's path and inode
-// (another file, or the same one rewritten, gets a new plugin, which
+// two plugin processes interchangeable: the binary's path, inode, size and
+// mtime (another file, or the same one rewritten, gets a new plugin, which
 // verifies it again), the arguments and pin, and the caller's namespaces (a
 // plugin serves only commands that see the world as the one that started
-// it did).
+// it did). Not the ctime: a hard link changes it, not the content. While a
+// warm plugin runs, the kernel refuses writes to its binary (ETXTBSY), so
+// what it was verified as at its start is what it still runs.
 type member struct {
 	sock, lock, oneshot string
 	bin                 unix.Stat_t
@@ -72,9 +74,9 @@ func memberFor(s Spec, path string) (*member, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "rung-pool %d\x00%s\x00%d %d %d %d.%d %d.%d\x00%s\x00",
+	fmt.Fprintf(h, "rung-pool %d\x00%s\x00%d %d %d %d.%d\x00%s\x00",
 		sdk.ProtocolVersion, path, m.bin.Dev, m.bin.Ino, m.bin.Size,
-		m.bin.Mtim.Sec, m.bin.Mtim.Nsec, m.bin.Ctim.Sec, m.bin.Ctim.Nsec, strings.ToLower(s.SHA256))
+		m.bin.Mtim.Sec, m.bin.Mtim.Nsec, strings.ToLower(s.SHA256))
 	for _, a := range s.Args {
 		fmt.Fprintf(h, "%d:%s\x00", len(a), a)
 	}
@@ -98,11 +100,11 @@ func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idl
 	if _, err := os.Lstat(m.oneshot); err == nil {
 		return nil, errNoPool
 	}
-	if cc, err := m.dial(ctx); err == nil {
-		return cc, nil
-	} else if errors.Is(err, errImpostor) {
-		return nil, err
+	cc, err := m.dial(ctx)
+	if err == nil || errors.Is(err, errImpostor) {
+		return cc, err
 	}
+	log.Debugf("warm plugin %s: %v; starting one", path, err)
 	unlock, err := lockFile(ctx, m.lock)
 	if err != nil {
 		return nil, err

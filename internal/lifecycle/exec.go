@@ -54,6 +54,9 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 	if err := validateProcess(opts.Process, "process"); err != nil {
 		return fail(err)
 	}
+	if len(rec.CgroupV1Paths) > 0 {
+		defer primeCgroupMigration()()
+	}
 	spec := *rec.Spec
 	spec.Process = opts.Process
 	spec.Hooks = nil

@@ -42,6 +42,11 @@ func leaksNow(base, idPrefix string, rts []*runtime, reaped *[]string) []string 
 		}
 		env, _ := os.ReadFile(p + "/environ")
 		cmdline, _ := os.ReadFile(p + "/cmdline")
+		if isWarmPlugin(env) {
+			// rung-warm's plugins outlive each command by design; they are
+			// stopped, and then reaped as orphans, at the end.
+			continue
+		}
 		if bytes.Contains(env, mark) || bytes.Contains(cmdline, []byte(idPrefix)) {
 			leaks = append(leaks, "process "+strconv.Itoa(pid)+" "+strings.ReplaceAll(string(bytes.TrimRight(cmdline, "\x00")), "\x00", " "))
 			continue
@@ -135,4 +140,65 @@ func cgroupLeaks(idPrefix string) []string {
 		})
 	}
 	return out
+}
+
+// isWarmPlugin recognises a plugin of rung's warm pool by the variable the
+// launcher starts it with.
+func isWarmPlugin(environ []byte) bool {
+	return bytes.HasPrefix(environ, []byte(poolFDEnv+"=")) || bytes.Contains(environ, []byte("\x00"+poolFDEnv+"="))
+}
+
+const poolFDEnv = "RUNG_STAGE_POOL_FD"
+
+// warmPlugins are the pids of the warm plugins that rung-warm's commands
+// started; they are orphans left to the bench, the subreaper.
+func warmPlugins() []int {
+	var out []int
+	self := os.Getpid()
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil || ppidOf(pid) != self {
+			continue
+		}
+		if env, _ := os.ReadFile(p + "/environ"); isWarmPlugin(env) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// warmPluginMemory is the RSS and PSS of the warm plugins, in KiB: paid
+// once per host, not per container.
+func warmPluginMemory() (n int, rss, pss float64) {
+	for _, pid := range warmPlugins() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+		if err != nil {
+			continue
+		}
+		n++
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Rss:":
+				rss += v
+			case "Pss:":
+				pss += v
+			}
+		}
+	}
+	return n, rss, pss
+}
+
+// stopWarmPlugins ends and reaps the warm plugins the bench inherited.
+func stopWarmPlugins() {
+	for _, pid := range warmPlugins() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, 0, nil)
+	}
 }

@@ -92,6 +92,7 @@ func main() {
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir")
 	flag.StringVar(&cfg.stateRoot, "stateroot", "", "make the runtimes' --root dirs under this dir (default: the bench's temp dir, in $TMPDIR)")
 	rungEnv := flag.String("rungenv", "", "comma-separated K=V added to rung's environment (experiments, e.g. GOGC=200)")
+	warm := flag.Duration("warm", time.Minute, "measure rung with its warm plugin pool too (RUNG_PLUGIN_POOL=this idle time), as column rung-warm; 0 leaves it out")
 	var also multiFlag
 	flag.Var(&also, "also", "NAME=PATH[,K=V...]: another rung build measured alongside (A/B of a change), with extra environment; repeatable; NAME should start with rung")
 	flag.Parse()
@@ -110,6 +111,9 @@ func main() {
 	cfg.only = map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		cfg.only[strings.TrimSpace(s)] = true
+	}
+	if *warm > 0 {
+		cfg.also = append([]extraRuntime{{"rung-warm", *rungBin, []string{"RUNG_PLUGIN_POOL=" + warm.String()}}}, cfg.also...)
 	}
 	if err := run(cfg, *rungBin, *runcBin, *crunBin); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -152,7 +156,9 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 	idPrefix := "rb" + hex.EncodeToString(rnd[:])
 
 	var all []*runtime
-	cands := []extraRuntime{{name: "rung", bin: rungBin}}
+	// Plain rung launches its plugins per command even where the
+	// environment asks for the pool: that is what rung-warm measures.
+	cands := []extraRuntime{{name: "rung", bin: rungBin, env: []string{"RUNG_PLUGIN_POOL=off"}}}
 	cands = append(cands, cfg.also...)
 	cands = append(cands, extraRuntime{name: "runc", bin: runcBin}, extraRuntime{name: "crun", bin: crunBin})
 	for _, c := range cands {
@@ -222,6 +228,7 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 		}
 	}
 	bn.report()
+	stopWarmPlugins()
 	leaks := findLeaks(base, idPrefix, all)
 	if len(leaks) > 0 {
 		fmt.Println("\nLEAKS after the whole run:")
@@ -460,6 +467,9 @@ func (bn *bench) rss() error {
 	})
 	if err != nil {
 		return err
+	}
+	if n, rss, pss := warmPluginMemory(); n > 0 {
+		bn.note("rung-warm's %d warm plugins (once per host, in no create's tree): RSS %.1f MiB, PSS %.1f MiB in all", n, rss/1024, pss/1024)
 	}
 	for _, r := range bn.rts {
 		var parts []string

@@ -48,7 +48,7 @@ func warmPlugins(t *testing.T, sockets ...map[int]string) map[int]string {
 func TestWarmPoolServesContainersWithTheirEffects(t *testing.T) {
 	tu.RequireRung(t, "the warm plugin pool")
 	rt, snap := setup(t)
-	rt.Env = append(rt.Env, "RUNG_PLUGIN_POOL=30s")
+	rt.Env = append(rt.Env, "RUNG_PLUGIN_POOL=30s", "RUNG_DEBUG=1")
 	before := warmPlugins(t)
 	t.Cleanup(func() {
 		socks := map[int]string{}
@@ -68,14 +68,15 @@ func TestWarmPoolServesContainersWithTheirEffects(t *testing.T) {
 		id := tu.ID(t)
 		ids = append(ids, id)
 		host := "warm" + strconv.Itoa(i)
-		res := rt.TryRun(t, id, tu.Bundle(t, func(s *specs.Spec) {
+		bundle := tu.Bundle(t, func(s *specs.Spec) {
 			seccompBundleSpec(s, script, &specs.LinuxSeccomp{
 				DefaultAction: specs.ActAllow,
 				Syscalls:      []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &enosys}},
 			})
 			s.Hostname = host
 			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
-		}))
+		})
+		res := rt.TryRun(t, id, bundle)
 		if res.Exit != 0 || !strings.Contains(res.Stderr, "Function not implemented") {
 			t.Errorf("container %d: mkdir under the warm seccomp plugin's ERRNO(38): %s", i, res)
 		}
@@ -94,6 +95,8 @@ func TestWarmPoolServesContainersWithTheirEffects(t *testing.T) {
 		served = append(served, now)
 	}
 	if len(served[0]) != len(tu.PluginBins(t)) || !reflect.DeepEqual(served[0], served[1]) {
+		log, _ := os.ReadFile(rt.Log)
+		t.Logf("runtime log:\n%s", log)
 		t.Errorf("warm plugins after the first container %v, after the second %v: want one per stage, the same ones", served[0], served[1])
 	}
 	tu.CheckNoLeaks(t, snap, ids...)
