@@ -14,8 +14,11 @@ GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
 all: rung plugins
 
+# rung-init is built with rung, always: the two must speak one init
+# protocol (the init refuses a rung of another build).
 rung:
 	$(GO) build $(GOFLAGS_B) -tags urfave_cli_no_docs -o bin/rung ./cmd/host
+	$(GO) build $(GOFLAGS_B) -o bin/rung-init ./cmd/host/init
 
 plugins: $(addprefix bin/rung-,$(PLUGINS))
 
@@ -86,7 +89,7 @@ apparmor-default:
 # containerd, umoci and podman drive the e2e tests; qemu and Debian's kernel
 # boot the guest for `make guest-test`; apparmor gives it apparmor_parser.
 DEBS := build-essential pkg-config libseccomp-dev busybox-static protobuf-compiler runc iproute2 git \
-	containerd umoci podman bsdutils qemu-system-x86 linux-image-amd64 apparmor cpio kmod xz-utils criu
+	containerd umoci podman bsdutils qemu-system-x86 linux-image-amd64 apparmor cpio kmod xz-utils criu crun
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps installs Debian packages: run it as root"; exit 1; fi
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -118,6 +121,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC)
 	install -m 0755 bin/rung $(DESTDIR)$(BINDIR)/rung
+	install -m 0755 bin/rung-init $(DESTDIR)$(LIBEXEC)/rung-init
 	for p in $(PLUGINS); do install -m 0755 bin/rung-$$p $(DESTDIR)$(LIBEXEC)/rung-$$p; done
 
 # protoc comes from Debian's protobuf-compiler; the Go generators are pinned.

@@ -41,6 +41,9 @@ type Plan struct {
 
 // Config is everything the init needs, sent by the host after Attach.
 type Config struct {
+	// Build is the host's BuildID; the init refuses another (a rung-init
+	// left from an older install would misread the rest).
+	Build   string      `json:"build"`
 	ID      string      `json:"id"`
 	Bundle  string      `json:"bundle"`
 	Rootfs  string      `json:"rootfs"`

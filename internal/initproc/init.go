@@ -41,7 +41,11 @@ func Main() {
 	if err := ReadFrame(sock, &cfg); err != nil {
 		os.Exit(nsexec.ExitBootstrap)
 	}
-	err = run(sock, &cfg)
+	if cfg.Build != BuildID() {
+		err = fmt.Errorf("the init binary was built as %q, rung as %q: install rung and rung-init from one build", BuildID(), cfg.Build)
+	} else {
+		err = run(sock, &cfg)
+	}
 	_ = WriteFrame(sock, Message{Type: MsgError, Error: err.Error()})
 	os.Exit(1)
 }

@@ -12,7 +12,17 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/version"
 )
+
+// wireVersion changes whenever Config, Plan or the messages change in a way
+// an older init would misread.
+const wireVersion = 1
+
+// BuildID names the build of this init protocol: the host and the init it
+// starts (rung itself, or a separately installed rung-init) must agree.
+func BuildID() string { return fmt.Sprintf("%s/init-wire-%d", version.Version, wireVersion) }
 
 // MaxFrame bounds every host↔init message (CVE-2021-43784 class): a spec
 // with thousands of mounts and env entries still fits.

@@ -3,10 +3,13 @@ package lifecycle
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/internal/logging"
 )
 
 // Both ways of sealing the init binary give a handle nothing can write
@@ -24,7 +27,7 @@ func TestSealedSelfIsNotWritable(t *testing.T) {
 		{"memfd fallback", "/nonexistent-rung-layer", unix.TMPFS_MAGIC},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err := sealedSelf(nil, tc.emptyDir)
+			f, err := sealedInit(logging.Discard(), nil, tc.emptyDir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,5 +52,52 @@ func TestSealedSelfIsNotWritable(t *testing.T) {
 				t.Errorf("writing: %v, want EROFS or EPERM", err)
 			}
 		})
+	}
+}
+
+// rung-init is the init where it is installed and only root could have
+// written it; a rung-init others could have written is passed over (with a
+// warning) for rung itself.
+func TestInitBinaryPrefersATrustedRungInit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the init binary must be root-owned")
+	}
+	good, bad := t.TempDir(), t.TempDir()
+	for _, d := range []string{good, bad} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(good, InitName), []byte("good"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, InitName), []byte("bad"), 0o757); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(bad, InitName), 0o757); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dirs []string
+		want string
+	}{
+		{[]string{good}, filepath.Join(good, InitName)},
+		{[]string{t.TempDir(), good}, filepath.Join(good, InitName)},
+		{[]string{bad, good}, self},
+		{nil, self},
+	} {
+		f, err := initBinary(logging.Discard(), tc.dirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+		f.Close()
+		if got != tc.want {
+			t.Errorf("dirs %v: init binary %s, want %s", tc.dirs, got, tc.want)
+		}
 	}
 }

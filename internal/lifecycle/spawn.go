@@ -85,7 +85,7 @@ func (sp *spawner) run() error {
 		extra = append(extra, console)
 	}
 
-	self, err := sealedSelf(extra, sp.env.Store.Root)
+	self, err := sealedInit(sp.env.Log, extra, sp.env.Store.Root)
 	if err != nil {
 		return err
 	}
@@ -175,6 +175,7 @@ func (sp *spawner) run() error {
 	sp.boot = nil
 
 	cfg := sp.config()
+	cfg.Build = initproc.BuildID()
 	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
 	return talkToInit(parent, cfg, sp.hooks, cfg.State, sp.Pid)
 }
