@@ -10,7 +10,7 @@ PLUGINS   := namespaces cgroupv2 cgroupv1 seccomp lsm landlock
 GOFLAGS_B := -trimpath -ldflags '$(LDFLAGS)'
 
 .PHONY: conformance-guest all rung plugins test check unit integration demo install proto clean vet fmt deps conformance bench fuzz
-.PHONY: guest-test apparmor-default
+.PHONY: guest-test apparmor-default bench-guest
 
 all: rung plugins
 
@@ -117,6 +117,12 @@ conformance: all
 # BENCHFLAGS=-n 50, -only run,exec, ... : see tests/bench/main.go.
 bench: all
 	$(GO) run ./tests/bench -rung $(CURDIR)/bin/rung $(BENCHFLAGS)
+
+# The same in the qemu guest (pure cgroup v2, crun runnable); emulated, so
+# fewer runs by default and only the ratios compare with the host's.
+GUEST_BENCHFLAGS ?= -only run,phases,exec,rss -n 15 -warmup 2
+bench-guest:
+	GO=$(GO) tests/vm/bench.sh $(GUEST_BENCHFLAGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXEC)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,19 +53,15 @@ func LoadBundle(dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("bundle %s: config.json: %w", abs, errors.Unwrap(err))
 	}
 	defer f.Close()
-	raw := make([]byte, maxConfigSize+1)
-	n, _ := f.Read(raw)
-	for n < len(raw) {
-		m, err := f.Read(raw[n:])
-		n += m
-		if err != nil || m == 0 {
-			break
-		}
+	// Read up to one byte past the bound, growing as needed: a 3 MiB
+	// buffer up front cost a create ~0.3 ms and its RSS for a 5 KiB file.
+	raw, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: config.json: %w", abs, err)
 	}
-	if n > maxConfigSize {
+	if len(raw) > maxConfigSize {
 		return nil, fmt.Errorf("bundle %s: config.json is larger than %d bytes", abs, maxConfigSize)
 	}
-	raw = raw[:n]
 	var spec specs.Spec
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&spec); err != nil {

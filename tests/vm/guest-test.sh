@@ -24,11 +24,7 @@ log=$out.log
 chmod 0755 "$out"
 
 start=$(date +%s)
-ldflags="-s -w -X github.com/rung-runtime/rung/internal/version.Version=${VERSION:-guest-test}"
-mkdir "$out/bin"
-$GO build -trimpath -ldflags "$ldflags" -tags urfave_cli_no_docs -o "$out/bin/rung" ./cmd/host
-$GO build -trimpath -ldflags "$ldflags" -o "$out/bin/rung-init" ./cmd/host/init
-for p in $PLUGINS; do $GO build -trimpath -ldflags "$ldflags" -o "$out/bin/rung-$p" "./plugins/$p"; done
+GO=$GO PLUGINS=$PLUGINS tests/vm/build-bins.sh "$out/bin"
 export RUNG_GUEST_PKGS=${RUNG_GUEST_PKGS:-tests/guest plugins/cgroupv2 plugins/cgroupv2/cgroupfs plugins/cgroupv2/devfilter plugins/lsm plugins/lsm/lsmhost plugins/lsm/apparmor}
 for pkg in $RUNG_GUEST_PKGS; do
   $GO test -c -o "$out/$(echo "$pkg" | tr / _).test" "./$pkg"
