@@ -132,7 +132,7 @@ func (l *poolListener) Accept() (net.Conn, error) {
 		}
 		// The directory already keeps others out; the uid check keeps a
 		// socket someone passed on from serving them.
-		if !peerIsRoot(c) {
+		if !peerIsSelf(c) {
 			c.Close()
 			continue
 		}
@@ -219,7 +219,8 @@ func PeerCred(c net.Conn) (*unix.Ucred, error) {
 	return cred, credErr
 }
 
-func peerIsRoot(c net.Conn) bool {
+// peerIsSelf: a warm plugin serves only its own user (root, under rung).
+func peerIsSelf(c net.Conn) bool {
 	cred, err := PeerCred(c)
-	return err == nil && cred.Uid == 0
+	return err == nil && cred.Uid == uint32(os.Geteuid())
 }

@@ -126,34 +126,39 @@ var errImpostor = errors.New("warm plugin socket served by another program")
 // command resolved and checked. The directory is root's alone, so a
 // mismatch is a broken pool, never a plugin to trust.
 func (m *member) dial(ctx context.Context) (*grpc.ClientConn, error) {
-	conn, err := (&net.Dialer{}).DialContext(ctx, "unix", m.sock)
-	if err != nil {
-		return nil, err
+	return DialWarm(ctx, m.sock, m.verify)
+}
+
+// DialWarm connects to a warm plugin's socket; check, when given, vets
+// each connection (the first, and any reconnect once the plugin went idle
+// under us) before gRPC uses it.
+func DialWarm(ctx context.Context, sock string, check func(net.Conn) error) (*grpc.ClientConn, error) {
+	dial := func(ctx context.Context) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		if err == nil && check != nil {
+			if err = check(c); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
+		return c, err
 	}
-	if err := m.verify(conn); err != nil {
-		conn.Close()
+	first, err := dial(ctx)
+	if err != nil {
 		return nil, err
 	}
 	used := false
 	cc, err := grpc.NewClient("passthrough:///warm-plugin",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			// The first connection is the one checked above; a reconnect
-			// (the plugin went idle under us) is checked again.
 			if !used {
 				used = true
-				return conn, nil
+				return first, nil
 			}
-			c, err := (&net.Dialer{}).DialContext(ctx, "unix", m.sock)
-			if err == nil {
-				if err = m.verify(c); err != nil {
-					c.Close()
-				}
-			}
-			return c, err
+			return dial(ctx)
 		}))
 	if err != nil {
-		conn.Close()
+		first.Close()
 		return nil, err
 	}
 	return cc, nil
@@ -174,30 +179,56 @@ func (m *member) verify(c net.Conn) error {
 	return nil
 }
 
-// start binds the socket and runs the plugin on it, detached from this
-// command: its own session, / as its directory (it must not hold the
-// caller's directory busy), no stdio of ours once it is ready.
+// start runs the verified binary as s's warm plugin on the member's socket.
 func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) error {
 	bin, err := openVerified(path, s.SHA256)
 	if err != nil {
 		return err
 	}
 	defer bin.Close()
-	sock, err := bindSocket(m.sock)
-	if err != nil {
+	pid, err := StartWarm(ctx, bin, path, s.Args, m.sock, idle, startTimeout(s))
+	if errors.Is(err, ErrNoPool) {
+		// Not asked again: launched per command from now on.
+		if f, err := os.OpenFile(m.oneshot, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+		log.Debugf("plugin %s does not serve a pool; launching it per command", path)
 		return err
 	}
-	defer sock.Close()
+	if err != nil {
+		return fmt.Errorf("warm plugin %s: %w", path, err)
+	}
+	log.Debugf("warm plugin %s started: pid %d, socket %s, idle exit after %v", path, pid, m.sock, idle)
+	return nil
+}
+
+// ErrNoPool is a plugin that answered a warm start with go-plugin's
+// handshake: it is served by go-plugin alone, not rung's SDK, and can only
+// be launched per command.
+var ErrNoPool = errNoPool
+
+// StartWarm binds sock and runs bin (opened by the caller, who checked it;
+// path names it) as a warm plugin on it, detached from this process: its
+// own session, / as its directory (it must not hold the caller's directory
+// busy), none of our stdio once it is ready. It returns once the plugin
+// listens, with its pid; the plugin outlives the caller, and whoever
+// inherits it reaps it.
+func StartWarm(ctx context.Context, bin *os.File, path string, args []string, sock string, idle, timeout time.Duration) (int, error) {
+	sockFile, err := bindSocket(sock)
+	if err != nil {
+		return 0, err
+	}
+	defer sockFile.Close()
 	out, w, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer out.Close()
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/3",
-		Args:       append([]string{path}, s.Args...),
+		Args:       append([]string{path}, args...),
 		Dir:        "/",
-		ExtraFiles: []*os.File{bin, sock},
+		ExtraFiles: []*os.File{bin, sockFile},
 		Stdout:     w,
 		Env: []string{
 			sdk.Handshake.MagicCookieKey + "=" + sdk.Handshake.MagicCookieValue,
@@ -209,31 +240,23 @@ func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path st
 	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return fmt.Errorf("starting warm plugin %s: %w", path, err)
+		return 0, fmt.Errorf("starting %s: %w", path, err)
 	}
-	line, err := readLine(ctx, out, startTimeout(s))
-	want := fmt.Sprintf("%s %d", sdk.PoolReady, sdk.ProtocolVersion)
-	if err == nil && line == want {
-		log.Debugf("warm plugin %s started: pid %d, socket %s, idle exit after %v", path, cmd.Process.Pid, m.sock, idle)
-		// It outlives us; whoever inherits it reaps it.
-		return cmd.Process.Release()
+	line, err := readLine(ctx, out, timeout)
+	if err == nil && line == fmt.Sprintf("%s %d", sdk.PoolReady, sdk.ProtocolVersion) {
+		pid := cmd.Process.Pid
+		return pid, cmd.Process.Release()
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	_ = os.Remove(m.sock)
-	if err != nil {
-		return fmt.Errorf("warm plugin %s: %w", path, err)
+	_ = os.Remove(sock)
+	switch {
+	case err != nil:
+		return 0, err
+	case !strings.HasPrefix(line, sdk.PoolReady+" "):
+		return 0, ErrNoPool
 	}
-	if !strings.HasPrefix(line, sdk.PoolReady+" ") {
-		// A plugin built without rung's SDK answers with go-plugin's
-		// handshake: it cannot be kept warm, and is not asked again.
-		if f, err := os.OpenFile(m.oneshot, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			f.Close()
-		}
-		log.Debugf("plugin %s does not serve a pool; launching it per command", path)
-		return errNoPool
-	}
-	return fmt.Errorf("warm plugin %s: protocol version mismatch: %q, rung speaks %d", path, line, sdk.ProtocolVersion)
+	return 0, fmt.Errorf("protocol version mismatch: %q, rung speaks %d", line, sdk.ProtocolVersion)
 }
 
 // bindSocket binds a fresh socket at path, replacing a dead one there

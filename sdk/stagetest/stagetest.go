@@ -266,6 +266,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		func() { r.halfMade(ctx) },
 		func() { r.result("destroy/empty", r.destroy(ctx, newID(), nil)) },
 		func() { r.result("deadline", r.deadline(ctx)) },
+		func() { r.warm(ctx) },
 		func() {
 			if r.desc.GetResources() {
 				r.result("resources", r.resources(ctx))

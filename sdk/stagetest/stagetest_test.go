@@ -128,6 +128,7 @@ func TestKitCatchesMisbehaviour(t *testing.T) {
 		"crash-prepare":      {"prepare", "alive"},
 		"refuse-all":         {"validate/good"},
 		"destroy-once":       {"destroy", "destroy/half-made"},
+		"go-plugin-only":     nil,
 	}
 	if !testing.Short() {
 		cases["hang-prepare"] = []string{"prepare"}
@@ -151,6 +152,30 @@ func TestKitCatchesMisbehaviour(t *testing.T) {
 				t.Errorf("failed checks %v, want %v:\n%s", failed, want, rep)
 			}
 		})
+	}
+}
+
+// The warm check passes a plugin built on sdk.Serve and skips, saying why,
+// one that go-plugin serves alone.
+func TestWarmCheck(t *testing.T) {
+	bin := build(t, "./sdk/stagetest/internal/misbehave")
+	for mode, want := range map[string]Status{"ok": Pass, "go-plugin-only": Skip} {
+		rep, err := Run(context.Background(), Options{Binary: bin, Args: []string{"extra", mode}, Stage: "extra"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range rep.Results {
+			if r.Check == "warm" {
+				found = true
+				if r.Status != want {
+					t.Errorf("%s: warm %s (%s), want %s", mode, r.Status, r.Detail, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no warm check in\n%s", mode, rep)
+		}
 	}
 }
 
