@@ -565,7 +565,7 @@ func (c *creation) restore(ctx context.Context, images, work string, meta *check
 		}
 	}
 	c.rec.Status = state.Running
-	c.rec.CreatorPid = 0
+	c.rec.CreatorPid, c.rec.CreatorStartTime = 0, 0
 	return c.step("restored")
 }
 

@@ -170,7 +170,7 @@ func (c *creation) run(ctx context.Context) error {
 		}
 	}
 	c.rec.Status = state.Created
-	c.rec.CreatorPid = 0
+	c.rec.CreatorPid, c.rec.CreatorStartTime = 0, 0
 	return c.step("created")
 }
 
@@ -183,7 +183,7 @@ func (c *creation) begin(ctx context.Context) error {
 	}
 	c.rec = &state.Container{
 		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Created: time.Now().UTC(),
-		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(),
+		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(), CreatorStartTime: selfStartTime(),
 		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
 	}
 	if rootfs.SharesHostMounts(c.bundle.Spec) {
@@ -294,6 +294,8 @@ func (c *creation) spawn(ctx context.Context) error {
 		attach: func(pid int) error { return c.attach(ctx, pid) },
 		started: func(pid int) error {
 			c.rec.BootstrapPid = pid
+			// Our child, blocked on its first read: it is there to be read.
+			c.rec.BootstrapStartTime, _ = state.ProcessStartTime(pid)
 			return c.step("spawned")
 		},
 		forked: c.recordPid,
@@ -366,6 +368,9 @@ func (c *creation) recordPid(pid int) error {
 		return fmt.Errorf("init %d: %w", pid, err)
 	}
 	c.rec.Pid, c.rec.PidStartTime = pid, st
+	// The bootstrap exits now that it has forked the init, and is reaped
+	// before anything else reads this record.
+	c.rec.BootstrapPid, c.rec.BootstrapStartTime = 0, 0
 	return c.step("forked")
 }
 
@@ -431,4 +436,10 @@ func waitGone(rec *state.Container) {
 	for i := 0; i < 500 && rec.Alive(); i++ {
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// selfStartTime is this process's start time, recorded with its pid.
+func selfStartTime() uint64 {
+	st, _ := state.ProcessStartTime(os.Getpid())
+	return st
 }

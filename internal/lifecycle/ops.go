@@ -256,12 +256,15 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	if (st == state.Running || st == state.Paused || st == state.Creating) && !force {
 		return fmt.Errorf("container %q: cannot delete a container that is not stopped: %s", id, st)
 	}
-	for _, pid := range []int{rec.BootstrapPid, rec.Pid} {
-		if pid > 0 && (pid != rec.Pid || rec.Alive()) && pid != rec.CreatorPid {
-			_ = unix.Kill(pid, unix.SIGKILL)
-		}
+	// Only processes that are still the ones recorded: a pid whose process
+	// was reaped may belong to anything on the host by now.
+	if rec.BootstrapAlive() {
+		_ = unix.Kill(rec.BootstrapPid, unix.SIGKILL)
 	}
-	if rec.CreatorPid > 0 && force && st == state.Creating {
+	if rec.Alive() {
+		_ = unix.Kill(rec.Pid, unix.SIGKILL)
+	}
+	if force && st == state.Creating && rec.CreatorAlive() {
 		_ = unix.Kill(rec.CreatorPid, unix.SIGKILL)
 	}
 	waitGone(rec)

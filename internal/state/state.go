@@ -86,9 +86,14 @@ type Container struct {
 	// CreatorPid is the `rung create` that is building the container; while it
 	// lives the container is "creating".
 	CreatorPid int `json:"creatorPid,omitempty"`
+	// CreatorStartTime tells the creator from a process that got its pid
+	// after it died.
+	CreatorStartTime uint64 `json:"creatorStartTime,omitempty"`
 	// BootstrapPid is the pre-fork bootstrap, recorded so a create killed
-	// between spawn and fork can still be cleaned up.
-	BootstrapPid  int      `json:"bootstrapPid,omitempty"`
+	// between spawn and fork can still be cleaned up; cleared once the init
+	// is forked (the bootstrap exits then, and its pid is anyone's).
+	BootstrapPid       int    `json:"bootstrapPid,omitempty"`
+	BootstrapStartTime uint64 `json:"bootstrapStartTime,omitempty"`
 	Pid           int      `json:"pid,omitempty"`
 	PidStartTime  uint64   `json:"pidStartTime,omitempty"`
 	CgroupPath    string   `json:"cgroupPath,omitempty"`
@@ -312,10 +317,31 @@ func (c *Container) Alive() bool {
 	return err == nil && (c.PidStartTime == 0 || st == c.PidStartTime)
 }
 
+// CreatorAlive says whether the recorded `rung create` still runs.
+func (c *Container) CreatorAlive() bool { return sameProcess(c.CreatorPid, c.CreatorStartTime) }
+
+// BootstrapAlive says whether the recorded bootstrap still runs.
+func (c *Container) BootstrapAlive() bool { return sameProcess(c.BootstrapPid, c.BootstrapStartTime) }
+
+// sameProcess says whether pid still names the process that started at
+// start: a pid is reused once its process is reaped, and rung signals what
+// it records. A record without a start time (written by an older rung)
+// falls back to whether the pid exists.
+func sameProcess(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	if start == 0 {
+		return syscall.Kill(pid, 0) == nil
+	}
+	st, err := ProcessStartTime(pid)
+	return err == nil && st == start
+}
+
 // Current is the live OCI status.
 func (c *Container) Current(s Store) string {
 	if c.Pid == 0 {
-		if c.CreatorPid > 0 && syscall.Kill(c.CreatorPid, 0) == nil {
+		if c.CreatorAlive() {
 			return Creating
 		}
 		return Stopped
@@ -324,7 +350,7 @@ func (c *Container) Current(s Store) string {
 		return Stopped
 	}
 	if c.Status == Creating {
-		if c.CreatorPid > 0 && syscall.Kill(c.CreatorPid, 0) == nil {
+		if c.CreatorAlive() {
 			return Creating
 		}
 		return Stopped
