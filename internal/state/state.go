@@ -92,12 +92,12 @@ type Container struct {
 	// BootstrapPid is the pre-fork bootstrap, recorded so a create killed
 	// between spawn and fork can still be cleaned up; cleared once the init
 	// is forked (the bootstrap exits then, and its pid is anyone's).
-	BootstrapPid       int    `json:"bootstrapPid,omitempty"`
-	BootstrapStartTime uint64 `json:"bootstrapStartTime,omitempty"`
-	Pid           int      `json:"pid,omitempty"`
-	PidStartTime  uint64   `json:"pidStartTime,omitempty"`
-	CgroupPath    string   `json:"cgroupPath,omitempty"`
-	CgroupV1Paths []string `json:"cgroupV1Paths,omitempty"`
+	BootstrapPid       int      `json:"bootstrapPid,omitempty"`
+	BootstrapStartTime uint64   `json:"bootstrapStartTime,omitempty"`
+	Pid                int      `json:"pid,omitempty"`
+	PidStartTime       uint64   `json:"pidStartTime,omitempty"`
+	CgroupPath         string   `json:"cgroupPath,omitempty"`
+	CgroupV1Paths      []string `json:"cgroupV1Paths,omitempty"`
 	// SharesHostMounts marks a container without a mount namespace: its
 	// mounts live under Rootfs in the host's namespace, and delete unmounts
 	// all of them but RootfsMountsBefore (mount ids).
