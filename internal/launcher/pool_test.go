@@ -193,10 +193,16 @@ func TestWarmPluginExitsWhenIdleAndIsStartedAgain(t *testing.T) {
 	if _, err := os.Lstat(m.sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("idle plugin left its socket: %v", err)
 	}
-	again := launchWarm(t, s)
-	defer again.Close()
-	if got := warmPid(t, s); got == 0 || got == pid {
-		t.Errorf("after the idle exit the next command reached pid %d", got)
+	wantNewWarm(t, s, pid, "after the idle exit")
+}
+
+// wantNewWarm launches s and checks it reached a new warm plugin, not old.
+func wantNewWarm(t *testing.T, s Spec, old int, when string) {
+	t.Helper()
+	p := launchWarm(t, s)
+	defer p.Close()
+	if got := warmPid(t, s); got == 0 || got == old {
+		t.Errorf("%s the next command reached pid %d (the old plugin was %d)", when, got, old)
 	}
 }
 
@@ -210,11 +216,7 @@ func TestDeadWarmPluginIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(func() bool { return warmPid(t, s) == 0 })
-	p := launchWarm(t, s)
-	defer p.Close()
-	if got := warmPid(t, s); got == 0 || got == pid {
-		t.Errorf("killed warm plugin: next command reached pid %d", got)
-	}
+	wantNewWarm(t, s, pid, "after a kill")
 }
 
 // A socket at the plugin's name that another program serves is refused,
