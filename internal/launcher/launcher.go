@@ -533,16 +533,24 @@ func firstError(errs []error) error {
 }
 
 // Close ends every plugin, all at once: each waits for its process to exit.
+// Connections to warm plugins are closed without waiting: the plugin owes
+// this command nothing more, and a command that exits meanwhile closes them
+// with its sockets (2-3 ms of a create otherwise).
 func (s Set) Close() {
 	var wg sync.WaitGroup
 	for _, p := range s {
-		if p != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.Close()
-			}()
+		if p == nil {
+			continue
 		}
+		if p.client == nil {
+			go p.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Close()
+		}()
 	}
 	wg.Wait()
 }
