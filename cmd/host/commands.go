@@ -213,6 +213,8 @@ func runContainer(c *cli.Context, env *lifecycle.Env, id string) error {
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
+	env.KeepWarm = !c.Bool("keep")
+	defer func() { env.Warm.Close() }()
 	if err := lifecycle.Create(ctxOf(c), env, createOptions(c, id)); err != nil {
 		return err
 	}

@@ -286,6 +286,9 @@ func (p *Plugin) Call(ctx context.Context, what string, f func(ctx context.Conte
 	return nil
 }
 
+// Warm says whether the plugin is a warm one this command connected to.
+func (p *Plugin) Warm() bool { return p.warm != nil }
+
 // Close ends the plugin process, or this command's connection to a warm one.
 func (p *Plugin) Close() {
 	if p.client != nil {

@@ -28,6 +28,11 @@ type Env struct {
 	Plugins []launcher.Spec
 	// Stdio is the caller's real stdin/stdout/stderr (os.Stdin is shielded).
 	Stdio [3]*os.File
+	// KeepWarm keeps create's connections to warm plugins in Warm for a
+	// later call in the same process (`run`'s delete), which then needs
+	// no dial; the caller closes Warm.
+	KeepWarm bool
+	Warm     launcher.Set
 }
 
 // CreateOptions are `rung create`'s flags.
@@ -88,7 +93,12 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	}
 	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began}
 	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", msSince(began))
-	defer c.plugins.Close()
+	defer func() {
+		if err == nil && env.KeepWarm {
+			c.plugins = env.keepWarm(c.plugins)
+		}
+		c.plugins.Close()
+	}()
 	if bundle.Spec.Process == nil {
 		return fmt.Errorf("container %q: config.json: process: missing", opts.ID)
 	}

@@ -57,6 +57,19 @@ func launchFor(ctx context.Context, env *Env, stages []string) (launcher.Set, er
 	return launcher.LaunchAll(ctx, env.Log, specs)
 }
 
+// keepWarm moves set's warm plugins to env.Warm and returns the others.
+func (env *Env) keepWarm(set launcher.Set) launcher.Set {
+	var rest launcher.Set
+	for _, p := range set {
+		if p.Warm() {
+			env.Warm = append(env.Warm, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return rest
+}
+
 // destroyPlugins calls Destroy on every plugin that needs it, using set's
 // already-running plugins where it has them.
 func destroyPlugins(ctx context.Context, env *Env, rec *state.Container, set launcher.Set) error {
@@ -271,7 +284,7 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	if err := unmountContainerMounts(rec); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
-	if err := destroyPlugins(ctx, env, rec, nil); err != nil {
+	if err := destroyPlugins(ctx, env, rec, env.Warm); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
 	if rec.Spec != nil && rec.Spec.Hooks != nil && !rec.PoststopHooksDone {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -48,17 +49,31 @@ func warmPlugins(t *testing.T, sockets ...map[int]string) map[int]string {
 func TestWarmPoolServesContainersWithTheirEffects(t *testing.T) {
 	tu.RequireRung(t, "the warm plugin pool")
 	rt, snap := setup(t)
-	rt.Env = append(rt.Env, "RUNG_PLUGIN_POOL=30s", "RUNG_DEBUG=1")
-	before := warmPlugins(t)
-	t.Cleanup(func() {
-		socks := map[int]string{}
-		for pid := range warmPlugins(t, socks) {
-			if _, old := before[pid]; !old {
-				_ = unix.Kill(pid, unix.SIGKILL)
-				_ = os.Remove(socks[pid])
+	// Plugins of this test's own directory: warm plugins are keyed by
+	// their binary's path, so these are this test's alone.
+	dirEnv := pluginDir(t, "", "")
+	dir := strings.TrimPrefix(dirEnv, "RUNG_PLUGIN_DIR=")
+	rt.Env = append(rt.Env, dirEnv, "RUNG_PLUGIN_POOL=30s", "RUNG_DEBUG=1")
+	ours := func(socks ...map[int]string) map[int]string {
+		out := map[int]string{}
+		for pid, exe := range warmPlugins(t, socks...) {
+			if strings.HasPrefix(exe, dir+"/") {
+				out[pid] = exe
 			}
 		}
-	})
+		return out
+	}
+	stop := func() {
+		socks := map[int]string{}
+		for pid := range ours(socks) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			_ = os.Remove(socks[pid])
+			for i := 0; i < 200 && unix.Kill(pid, 0) == nil && !zombie(pid); i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	t.Cleanup(stop)
 	enosys := uint(38)
 	limit := int64(8)
 	script := `mkdir /tmp/x; (for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1 & done; wait) && echo forks-ok; hostname`
@@ -86,18 +101,20 @@ func TestWarmPoolServesContainersWithTheirEffects(t *testing.T) {
 		if !strings.HasSuffix(strings.TrimSpace(res.Stdout), host) {
 			t.Errorf("container %d: hostname from the warm namespaces plugin: %s", i, res)
 		}
-		now := map[int]string{}
-		for pid, exe := range warmPlugins(t) {
-			if _, old := before[pid]; !old {
-				now[pid] = exe
-			}
-		}
-		served = append(served, now)
+		served = append(served, ours())
 	}
 	if len(served[0]) != len(tu.PluginBins(t)) || !reflect.DeepEqual(served[0], served[1]) {
 		log, _ := os.ReadFile(rt.Log)
 		t.Logf("runtime log:\n%s", log)
 		t.Errorf("warm plugins after the first container %v, after the second %v: want one per stage, the same ones", served[0], served[1])
 	}
+	// The warm plugins outlive every container by design; they are this
+	// test's, and go before the leak check.
+	stop()
 	tu.CheckNoLeaks(t, snap, ids...)
+}
+
+func zombie(pid int) bool {
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err != nil || strings.Contains(string(st), ") Z ")
 }
