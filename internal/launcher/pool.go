@@ -202,6 +202,9 @@ func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path st
 	return nil
 }
 
+// warmPath is a warm plugin's PATH, for the helpers it may run.
+const warmPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // ErrNoPool is a plugin that answered a warm start with go-plugin's
 // handshake: it is served by go-plugin alone, not rung's SDK, and can only
 // be launched per command.
@@ -230,7 +233,11 @@ func StartWarm(ctx context.Context, bin *os.File, path string, args []string, so
 		Dir:        "/",
 		ExtraFiles: []*os.File{bin, sockFile},
 		Stdout:     w,
+		// Not the caller's environment, which a plugin launched per
+		// command gets: a warm plugin outlives its first caller and serves
+		// all of them.
 		Env: []string{
+			"PATH=" + warmPath,
 			sdk.Handshake.MagicCookieKey + "=" + sdk.Handshake.MagicCookieValue,
 			sdk.EnvPoolFD + "=4",
 			sdk.EnvPoolIdle + "=" + idle.String(),
