@@ -84,9 +84,13 @@ func execProcess(c *cli.Context, env *lifecycle.Env, id string) (*specs.Process,
 	if c.NArg() < 2 {
 		return nil, fmt.Errorf("give a command to run, or --process")
 	}
+	spec, err := rec.Spec()
+	if err != nil {
+		return nil, err
+	}
 	p := specs.Process{}
-	if rec.Spec != nil && rec.Spec.Process != nil {
-		p = *rec.Spec.Process
+	if spec.Process != nil {
+		p = *spec.Process
 		if caps := p.Capabilities; caps != nil {
 			cp := *caps
 			p.Capabilities = &cp

@@ -130,7 +130,11 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 	if err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
 	}
-	meta := checkpointMeta{ID: rec.ID, Bundle: rec.Bundle, Rootfs: rec.Rootfs, Spec: rec.Spec,
+	spec, err := rec.Spec()
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	meta := checkpointMeta{ID: rec.ID, Bundle: rec.Bundle, Rootfs: rec.Rootfs, Spec: spec,
 		Descriptors: descriptorsOf(rec.Pid)}
 	if err := writeJSONFile(filepath.Join(images, checkpointMetaName), meta); err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
@@ -138,7 +142,7 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 	if err := writeJSONFile(filepath.Join(images, descriptorsName), meta.Descriptors); err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
 	}
-	args := dumpArgs(rec, images, work, opts)
+	args := dumpArgs(rec, spec, images, work, opts)
 	env.Log.Debug("criu dump", "container", opts.ID, "args", strings.Join(args, " "))
 	if err := runCriu(ctx, opts.Criu, args, filepath.Join(work, dumpLogName), nil); err != nil {
 		return fmt.Errorf("container %q: checkpoint: %w", opts.ID, err)
@@ -154,7 +158,7 @@ func Checkpoint(ctx context.Context, env *Env, opts CheckpointOptions) error {
 }
 
 // dumpArgs is the criu dump command line runc's options amount to.
-func dumpArgs(rec *state.Container, images, work string, opts CheckpointOptions) []string {
+func dumpArgs(rec *state.Container, spec *specs.Spec, images, work string, opts CheckpointOptions) []string {
 	cmd := "dump"
 	if opts.PreDump {
 		// A pre-dump only copies memory; the container keeps running.
@@ -168,15 +172,15 @@ func dumpArgs(rec *state.Container, images, work string, opts CheckpointOptions)
 	} else if opts.PreDump {
 		args = append(args, "--track-mem")
 	}
-	for _, m := range extMountsForDump(rec.Spec, rec.Pid) {
+	for _, m := range extMountsForDump(spec, rec.Pid) {
 		args = append(args, "--ext-mount-map", m)
 	}
 	// A joined network namespace (a CNI one) is not the container's to
 	// dump: CRIU records it as external and restore hands it back (runc).
-	if ino, ok := joinedNetNSInode(rec.Spec); ok {
+	if ino, ok := joinedNetNSInode(spec); ok {
 		args = append(args, "--external", fmt.Sprintf("net[%d]:%s", ino, extNetNSKey))
 	}
-	if rec.Spec != nil && rec.Spec.Process != nil && rec.Spec.Process.Terminal {
+	if spec.Process != nil && spec.Process.Terminal {
 		args = append(args, "--orphan-pts-master")
 	}
 	return append(args, opts.args(opts.LeaveRunning && !opts.PreDump)...)

@@ -194,8 +194,9 @@ func (c *creation) begin(ctx context.Context) error {
 	c.rec = &state.Container{
 		ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Created: time.Now().UTC(),
 		Owner: owner, Status: state.Creating, CreatorPid: os.Getpid(), CreatorStartTime: selfStartTime(),
-		Annotations: c.bundle.Spec.Annotations, Spec: c.bundle.Spec, Plugins: map[string]*state.PluginRecord{},
+		Annotations: c.bundle.Spec.Annotations, Plugins: map[string]*state.PluginRecord{},
 	}
+	c.rec.SetSpec(c.bundle.RawSpec, c.bundle.Spec)
 	if rootfs.SharesHostMounts(c.bundle.Spec) {
 		if err := recordHostMounts(c.rec); err != nil {
 			return fmt.Errorf("root.path: %w", err)

@@ -57,20 +57,24 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 	if len(rec.CgroupV1Paths) > 0 {
 		defer primeCgroupMigration()()
 	}
-	spec := *rec.Spec
+	stored, err := rec.Spec()
+	if err != nil {
+		return fail(err)
+	}
+	spec := *stored
 	spec.Process = opts.Process
 	spec.Hooks = nil
 
 	var boot nsexec.Bootstrap
 	proc := fmt.Sprintf("/proc/%d/ns/", rec.Pid)
-	for _, ns := range rec.Spec.Linux.Namespaces {
+	for _, ns := range stored.Linux.Namespaces {
 		name, ok := nsProcName[ns.Type]
 		if !ok {
 			continue
 		}
 		boot.Joins = append(boot.Joins, nsexec.Join{Flag: nsCloneFlag[ns.Type], Path: proc + name})
 	}
-	initPlan, err := execPlan(ctx, env, rec, &spec)
+	initPlan, err := execPlan(ctx, env, rec, stored, &spec)
 	if err != nil {
 		return fail(err)
 	}
@@ -108,10 +112,10 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 // the seccomp filter, the mount label, Landlock, and the LSM labels unless
 // the exec'd process asks for its own, in which case the lsm stage is asked
 // again for just this process.
-func execPlan(ctx context.Context, env *Env, rec *state.Container, spec *specs.Spec) (initproc.Plan, error) {
-	sameLSM := rec.Spec.Process != nil &&
-		spec.Process.ApparmorProfile == rec.Spec.Process.ApparmorProfile &&
-		spec.Process.SelinuxLabel == rec.Spec.Process.SelinuxLabel
+func execPlan(ctx context.Context, env *Env, rec *state.Container, stored, spec *specs.Spec) (initproc.Plan, error) {
+	sameLSM := stored.Process != nil &&
+		spec.Process.ApparmorProfile == stored.Process.ApparmorProfile &&
+		spec.Process.SelinuxLabel == stored.Process.SelinuxLabel
 	var pl plan
 	for stage, r := range rec.Plugins {
 		actions, err := decodeActions(r.Actions)

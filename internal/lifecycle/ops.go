@@ -30,10 +30,8 @@ func (env *Env) pluginSpecFor(stage string) (launcher.Spec, bool) {
 
 // storedContainer is the wire form of a container for calls after create.
 func storedContainer(rec *state.Container, r *state.PluginRecord, p *launcher.Plugin) *stagev1.Container {
-	pc := &stagev1.Container{Id: rec.ID, Bundle: rec.Bundle, Annotations: rec.Annotations, PluginConfigJson: p.Spec.Config}
-	if rec.Spec != nil {
-		pc.SpecJson = mustJSON(rec.Spec)
-	}
+	pc := &stagev1.Container{Id: rec.ID, Bundle: rec.Bundle, Annotations: rec.Annotations, PluginConfigJson: p.Spec.Config,
+		SpecJson: rec.RawSpec}
 	if r != nil {
 		pc.State = r.State
 	}
@@ -185,9 +183,11 @@ func Start(ctx context.Context, env *Env, id string) error {
 	if err := env.Store.Save(rec); err != nil {
 		return err
 	}
-	if rec.Spec != nil && rec.Spec.Hooks != nil {
+	if h, err := rec.Hooks(); err != nil {
+		env.Log.Warnf("poststart hooks not run: %v", err)
+	} else if h != nil {
 		st := rec.OCIState(env.Store)
-		for _, err := range hooks.RunEach("poststart", rec.Spec.Hooks.Poststart, &st) {
+		for _, err := range hooks.RunEach("poststart", h.Poststart, &st) {
 			env.Log.Warnf("container %q: %v", id, err)
 		}
 	}
@@ -287,10 +287,12 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	if err := destroyPlugins(ctx, env, rec, env.Warm); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
-	if rec.Spec != nil && rec.Spec.Hooks != nil && !rec.PoststopHooksDone {
+	if h, err := rec.Hooks(); err != nil {
+		env.Log.Warnf("poststop hooks not run: %v", err)
+	} else if h != nil && !rec.PoststopHooksDone {
 		s := rec.OCIState(env.Store)
 		s.Status = specs.StateStopped
-		for _, err := range hooks.RunEach("poststop", rec.Spec.Hooks.Poststop, &s) {
+		for _, err := range hooks.RunEach("poststop", h.Poststop, &s) {
 			env.Log.Warnf("container %q: %v", id, err)
 		}
 	}

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sync"
@@ -162,8 +163,14 @@ func BenchmarkStateSave(b *testing.B) {
 	if err := st.Reserve("c"); err != nil {
 		b.Fatal(err)
 	}
-	rec := &state.Container{ID: "c", Bundle: dir, Status: state.Created, Spec: testutil.DefaultSpec(),
+	rec := &state.Container{ID: "c", Bundle: dir, Status: state.Created,
 		Plugins: map[string]*state.PluginRecord{}, Steps: []string{"prepare", "prepared", "spawn", "spawned"}}
+	spec := testutil.DefaultSpec()
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec.SetSpec(raw, spec)
 	for _, s := range []string{"namespaces", "cgroups", "seccomp", "lsm"} {
 		rec.Plugins[s] = &state.PluginRecord{Stage: s, Binary: "/usr/libexec/rung/rung-" + s, Prepared: true,
 			State: map[string]string{"k": "v"}}
