@@ -181,11 +181,13 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 	requireControllers(t)
 	rt, snap := setup(t)
 	id := tu.ID(t)
-	// busybox tail keeps a line in memory until its newline, and zeros have
-	// none: 256 MiB through it, against a 32 MiB limit and no swap.
+	// dd's one 64 MiB block is allocated and filled at once, against a
+	// 32 MiB limit and no swap. (busybox tail fed zeros, which grows a
+	// line buffer step by step, took long enough under emulation and load
+	// to miss the wait.)
 	bundle := tu.Bundle(t, func(s *specs.Spec) {
 		s.Process.Args = []string{"sh", "-c", `echo memory.max=$(cat /sys/fs/cgroup/memory.max); ` +
-			`head -c 268435456 /dev/zero | tail >/dev/null; echo tail-status=$?; echo END`}
+			`dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd-status=$?; echo END`}
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(32 * mib), Swap: i64(32 * mib)}
 	})
 	c := rt.Create(t, id, bundle)
@@ -198,8 +200,8 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 		t.Errorf("container saw %q, want memory.max=%d", out, 32*mib)
 	}
 	// SIGKILL from the OOM killer: 128+9.
-	if !strings.Contains(out, "tail-status=137") {
-		t.Errorf("tail was not OOM-killed: output %q, stderr %q", out, c.Stderr())
+	if !strings.Contains(out, "dd-status=137") {
+		t.Errorf("dd was not OOM-killed: output %q, stderr %q", out, c.Stderr())
 	}
 	if ev := keyValues(t, filepath.Join(cg, "memory.events")); ev["oom_kill"] == 0 {
 		t.Errorf("%s/memory.events: %v, want oom_kill > 0", cg, ev)
@@ -251,7 +253,7 @@ func TestMemoryLimitOOMKill(t *testing.T) {
 		id := tu.ID(t)
 		c := rt.Create(t, id, tu.Bundle(t, func(s *specs.Spec) {
 			s.Process.Args = []string{"sh", "-c", `echo oom.group=$(cat /sys/fs/cgroup/memory.oom.group); ` +
-				`head -c 268435456 /dev/zero | tail >/dev/null; echo survived`}
+				`dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo survived`}
 			s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64(32 * mib), Swap: i64(32 * mib)}
 			s.Linux.Resources.Unified = map[string]string{"memory.oom.group": "1"}
 		}))

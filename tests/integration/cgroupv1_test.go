@@ -110,15 +110,15 @@ func TestCgroupV1MemoryLimitOOMKill(t *testing.T) {
 	id := tu.ID(t)
 	limit := int64(32 << 20)
 	c := rt.Create(t, id, tu.Bundle(t, func(s *specs.Spec) {
-		s.Process.Args = []string{"sh", "-c", `head -c 268435456 /dev/zero | tail >/dev/null; echo tail-status=$?; echo END; exec sleep 30`}
+		s.Process.Args = []string{"sh", "-c", `dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd-status=$?; echo END; exec sleep 30`}
 		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}
 	}))
 	mnt, _ := v1Hierarchy("memory")
 	cg := filepath.Join(mnt, v1CgroupOf(t, c.Pid(t), "memory"))
 	rt.Start(t, id)
 	out := c.WaitOutput(t, "END")
-	if !strings.Contains(out, "tail-status=137") {
-		t.Errorf("tail was not OOM-killed under a 32 MiB limit: %q, stderr %q", out, c.Stderr())
+	if !strings.Contains(out, "dd-status=137") {
+		t.Errorf("dd was not OOM-killed under a 32 MiB limit: %q, stderr %q", out, c.Stderr())
 	}
 	// The kernel's own count (memory.failcnt stays 0 on newer kernels).
 	if oc, err := os.ReadFile(filepath.Join(cg, "memory.oom_control")); err != nil || !strings.Contains(string(oc), "oom_kill ") ||
