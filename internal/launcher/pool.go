@@ -186,6 +186,13 @@ func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path st
 		return err
 	}
 	defer bin.Close()
+	// The socket's name and the check of every later connection are for the
+	// inode seen when the name was made; a binary replaced since then would
+	// start as a plugin nobody could verify.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(bin.Fd()), &st); err != nil || st.Dev != m.bin.Dev || st.Ino != m.bin.Ino {
+		return fmt.Errorf("%s was replaced while its warm plugin was being started; run the command again", path)
+	}
 	pid, err := StartWarm(ctx, bin, path, s.Args, m.sock, idle, startTimeout(s))
 	if errors.Is(err, ErrNoPool) {
 		// Not asked again: launched per command from now on.
