@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -205,10 +206,38 @@ func run(sock *os.File, cfg *Config) error {
 		fmt.Fprintln(os.Stderr, "rung init:", err)
 		os.Exit(1)
 	}
-	err = unix.Exec(path, p.Args, p.Env)
+	err = execWithLimits(path, p.Args, p.Env, p.Rlimits)
 	fmt.Fprintf(os.Stderr, "rung init: exec %s: %v\n", p.Args[0], err)
 	os.Exit(127)
 	return nil
+}
+
+// execWithLimits lowers the deferred soft rlimits and execs, allocating
+// nothing in between: everything execve needs is built first. A small
+// RLIMIT_AS (or DATA, NPROC) set while we waited for start would starve our
+// runtime (a Go process reserves far more address space than it uses), so
+// the host left those soft limits at their hard ones; syscall.Exec itself
+// allocates (C strings of the arguments), which failed now and then once the
+// limit was down.
+func execWithLimits(path string, args, env []string, rl []specs.POSIXRlimit) error {
+	argv0, err := syscall.BytePtrFromString(path)
+	if err != nil {
+		return err
+	}
+	argv, err := syscall.SlicePtrFromStrings(args)
+	if err != nil {
+		return err
+	}
+	envv, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	if err := process.LowerDeferredRlimits(rl); err != nil {
+		return err
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])))
+	return errno
 }
 
 // keepNofileAcrossExec stops Go from undoing RLIMIT_NOFILE at execve. The

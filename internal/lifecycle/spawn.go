@@ -250,7 +250,7 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 				return err
 			}
 		case initproc.MsgRlimits:
-			if err := answerInit(sock, process.SetRlimitsOf(pid, cfg.Spec.Process.Rlimits)); err != nil {
+			if err := answerInit(sock, process.SetRlimitsOf(pid, process.EarlyRlimits(cfg.Spec.Process.Rlimits))); err != nil {
 				return err
 			}
 		case initproc.MsgHooks:

@@ -94,3 +94,38 @@ func fmtLimit(v uint64) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// starving are the limits whose soft value, set on the waiting init, could
+// starve its Go runtime before execve: the runtime reserves far more address
+// space than it uses (a waiting rung-init maps 1.5 GB), so any thread or
+// heap it needs after a small RLIMIT_AS (or DATA, or NPROC for threads)
+// fails and the init dies. runc's older runtime reserved less and got by.
+var starving = map[string]bool{"RLIMIT_AS": true, "RLIMIT_DATA": true, "RLIMIT_NPROC": true}
+
+// EarlyRlimits are the limits the host sets on the waiting init: the
+// starving ones with their soft value at their hard one, to be lowered by
+// LowerDeferredRlimits right before execve (lowering needs no privilege).
+func EarlyRlimits(rl []specs.POSIXRlimit) []specs.POSIXRlimit {
+	out := append([]specs.POSIXRlimit(nil), rl...)
+	for i := range out {
+		if starving[out[i].Type] {
+			out[i].Soft = out[i].Hard
+		}
+	}
+	return out
+}
+
+// LowerDeferredRlimits sets the starving limits' soft values, the last
+// thing before execve.
+func LowerDeferredRlimits(rl []specs.POSIXRlimit) error {
+	for i, r := range rl {
+		if !starving[r.Type] || r.Soft == r.Hard {
+			continue
+		}
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Setrlimit(rlimitByName[r.Type], &lim); err != nil {
+			return fmt.Errorf("process.rlimits[%d]: set %s soft limit %s: %w", i, r.Type, fmtLimit(r.Soft), err)
+		}
+	}
+	return nil
+}
