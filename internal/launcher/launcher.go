@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -609,6 +610,44 @@ func socketDir() string {
 			return
 		}
 		socketDirPath = dir
+		go sweepStaleSockets(dir)
 	})
 	return socketDirPath
 }
+
+// sweepStaleSockets removes the sockets of per-command plugins that died
+// without closing them: a rung killed mid-command takes its plugins with it
+// (SIGKILL, Pdeathsig), and go-plugin's socket file stays; and those of warm
+// plugins that were killed (a new one would replace them anyway). Only when there
+// are many, and only sockets a minute old that nobody listens on: a live
+// plugin always does. It runs in the background; a command that ends first
+// leaves the rest to the next.
+func sweepStaleSockets(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) < staleSweepAt {
+		return
+	}
+	for _, e := range ents {
+		n := e.Name()
+		stale := strings.HasPrefix(n, "plugin") || (strings.HasPrefix(n, "warm-") && strings.HasSuffix(n, ".sock"))
+		if !stale || e.Type()&os.ModeSocket == 0 {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			c.Close()
+			continue
+		}
+		if errors.Is(err, unix.ECONNREFUSED) {
+			_ = os.Remove(path)
+		}
+	}
+}
+
+// staleSweepAt is how many entries the socket directory may hold before a
+// command sweeps it.
+const staleSweepAt = 64

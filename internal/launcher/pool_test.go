@@ -299,3 +299,45 @@ func eventually(cond func() bool) bool {
 	}
 	return cond()
 }
+
+// Sockets nobody listens on, a minute old, go when the directory is swept;
+// a live one and a fresh one stay.
+func TestSweepRemovesOnlyDeadOldSockets(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	bind := func(name string, listen bool) string {
+		p := filepath.Join(dir, name)
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: p}); err != nil {
+			t.Fatal(err)
+		}
+		if listen {
+			if err := unix.Listen(fd, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	dead, deadWarm, live, fresh := bind("plugin111", false), bind("warm-abc.sock", false), bind("plugin222", true), bind("plugin333", false)
+	for _, p := range []string{dead, deadWarm, live} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < staleSweepAt; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("warm-%d.lock", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepStaleSockets(dir)
+	for p, want := range map[string]bool{dead: false, deadWarm: false, live: true, fresh: true} {
+		if _, err := os.Lstat(p); (err == nil) != want {
+			t.Errorf("%s: present %v after the sweep, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+}
