@@ -240,12 +240,14 @@ func execWithLimits(path string, args, env []string, rl []specs.POSIXRlimit) err
 	return errno
 }
 
-// keepNofileAcrossExec stops Go from undoing RLIMIT_NOFILE at execve. The
-// Go runtime raised the soft limit at start-up and syscall.Exec (which
-// unix.Exec is) puts the saved original back, which would replace the
-// container's limits set by the host with ours, and with CAP_SYS_RESOURCE
-// even raise its hard limit again. Setting the current value through
-// package syscall makes Go forget the saved one.
+// keepNofileAcrossExec stops Go from undoing RLIMIT_NOFILE at an exec. The
+// Go runtime raised the soft limit at start-up, and syscall.Exec and the
+// children of os/exec (the hooks the init runs) get the saved original put
+// back, which would replace the container's limits set by the host with
+// ours, and with CAP_SYS_RESOURCE even raise its hard limit again. Setting
+// the current value through package syscall makes Go forget the saved one.
+// (The container's process itself is exec'd by execWithLimits, which does
+// not go through syscall.Exec.)
 func keepNofileAcrossExec() {
 	var lim syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil {

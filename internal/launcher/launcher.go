@@ -185,11 +185,11 @@ func checksumOf(f *os.File) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// openVerified opens the binary that will be executed and checks that very
+// OpenVerified opens the binary that will be executed and checks that very
 // inode: its owner and mode, and its content against the pin. The plugin is
 // then executed from this descriptor, so nothing can swap the file between
 // the check and the exec.
-func openVerified(path, pin string) (*os.File, error) {
+func OpenVerified(path, pin string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -318,7 +318,7 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 		// the second try starts a new one.
 		for try := 0; try < 2; try++ {
 			cc, err := dialWarm(ctx, log, s, path, idle)
-			if errors.Is(err, errNoPool) {
+			if errors.Is(err, ErrNoPool) {
 				break
 			}
 			if err != nil {
@@ -352,7 +352,7 @@ var errWarmGone = errors.New("warm plugin went away")
 // launch starts the plugin's own process for this command (go-plugin).
 func (p *Plugin) launch(ctx context.Context, log *logging.Logger) error {
 	s, path := p.Spec, p.Path
-	bin, err := openVerified(path, s.SHA256)
+	bin, err := OpenVerified(path, s.SHA256)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Label(), err)
 	}
@@ -617,10 +617,10 @@ func socketDir() string {
 
 // sweepStaleSockets removes the sockets of per-command plugins that died
 // without closing them: a rung killed mid-command takes its plugins with it
-// (SIGKILL, Pdeathsig), and go-plugin's socket file stays; and those of warm
-// plugins that were killed (a new one would replace them anyway). Only when there
-// are many, and only sockets a minute old that nobody listens on: a live
-// plugin always does. It runs in the background; a command that ends first
+// (SIGKILL, Pdeathsig), and go-plugin's socket file stays; and those of
+// warm plugins that were killed (a new one would replace them anyway). Only
+// when there are many, and only sockets a minute old that nobody listens
+// on: a live plugin always does. It runs in the background; a command that ends first
 // leaves the rest to the next.
 func sweepStaleSockets(dir string) {
 	ents, err := os.ReadDir(dir)
@@ -633,7 +633,7 @@ func sweepStaleSockets(dir string) {
 		if !stale || e.Type()&os.ModeSocket == 0 {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
+		path := filepath.Join(dir, n)
 		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
 			continue
 		}

@@ -78,14 +78,14 @@ func TestOpenVerified(t *testing.T) {
 	sum := sha256.Sum256([]byte("#!/bin/sh\nexit 0\n"))
 	good := hex.EncodeToString(sum[:])
 	for _, pin := range []string{"", good, strings.ToUpper(good)} {
-		f, err := openVerified(p, pin)
+		f, err := OpenVerified(p, pin)
 		if err != nil {
 			t.Errorf("pin %q: %v", pin, err)
 			continue
 		}
 		f.Close()
 	}
-	_, err := openVerified(p, strings.Repeat("a", 64))
+	_, err := OpenVerified(p, strings.Repeat("a", 64))
 	var ce *ChecksumError
 	if !errors.As(err, &ce) || ce.Have != good || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Errorf("wrong pin: %v", err)

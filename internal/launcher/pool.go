@@ -46,9 +46,11 @@ func poolIdle(s Spec) (time.Duration, error) {
 	return d, nil
 }
 
-// errNoPool sends a plugin back to the per-command launch: the pool is
-// unavailable here, or the plugin does not serve one.
-var errNoPool = errors.New("no warm plugin")
+// ErrNoPool sends a plugin back to the per-command launch: the pool is
+// unavailable here (no root-only tmpfs for its sockets), or the plugin
+// answered a warm start with go-plugin's handshake (it is served by
+// go-plugin alone, not rung's SDK).
+var ErrNoPool = errors.New("no warm plugin")
 
 // member is where one warm plugin lives: its socket, and the lock under
 // which a command starts it. The name is a digest of everything that makes
@@ -67,7 +69,7 @@ type member struct {
 func memberFor(s Spec, path string) (*member, error) {
 	dir := socketDir()
 	if dir == "" {
-		return nil, errNoPool
+		return nil, ErrNoPool
 	}
 	m := &member{}
 	if err := unix.Stat(path, &m.bin); err != nil {
@@ -98,7 +100,7 @@ func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idl
 		return nil, err
 	}
 	if _, err := os.Lstat(m.oneshot); err == nil {
-		return nil, errNoPool
+		return nil, ErrNoPool
 	}
 	cc, err := m.dial(ctx)
 	if err == nil || errors.Is(err, errImpostor) {
@@ -181,7 +183,7 @@ func (m *member) verify(c net.Conn) error {
 
 // start runs the verified binary as s's warm plugin on the member's socket.
 func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) error {
-	bin, err := openVerified(path, s.SHA256)
+	bin, err := OpenVerified(path, s.SHA256)
 	if err != nil {
 		return err
 	}
@@ -211,11 +213,6 @@ func (m *member) start(ctx context.Context, log *logging.Logger, s Spec, path st
 
 // warmPath is a warm plugin's PATH, for the helpers it may run.
 const warmPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// ErrNoPool is a plugin that answered a warm start with go-plugin's
-// handshake: it is served by go-plugin alone, not rung's SDK, and can only
-// be launched per command.
-var ErrNoPool = errNoPool
 
 // StartWarm binds sock and runs bin (opened by the caller, who checked it;
 // path names it) as a warm plugin on it, detached from this process: its

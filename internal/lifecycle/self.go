@@ -90,27 +90,16 @@ func initDirs() []string {
 	return append(dirs, "/usr/local/libexec/rung", "/usr/libexec/rung")
 }
 
-// openTrustedInit opens path without following a final link and checks that
-// very inode as the launcher checks plugins: a regular file, in a
-// directory, that nobody but root could have written.
+// openTrustedInit opens path as the launcher opens a plugin: links
+// followed only through trusted directories, and the opened inode itself
+// checked (a regular file, in a directory, that nobody but root could have
+// written).
 func openTrustedInit(path string) (*os.File, error) {
-	real, err := filepath.EvalSymlinks(path)
+	real, err := launcher.Resolve(launcher.Spec{Binary: path})
 	if err != nil {
 		return nil, err
 	}
-	if err := launcher.CheckTrusted(real); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(real, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 {
-		f.Close()
-		return nil, fmt.Errorf("%s changed while it was checked", real)
-	}
-	return f, nil
+	return launcher.OpenVerified(real, "")
 }
 
 // overlayOf opens bin (O_PATH) on a fresh read-only overlayfs whose first

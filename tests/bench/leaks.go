@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rung-runtime/rung/sdk"
 )
 
 // findLeaks lists what the bench's containers left behind: processes
@@ -145,10 +147,8 @@ func cgroupLeaks(idPrefix string) []string {
 // isWarmPlugin recognises a plugin of rung's warm pool by the variable the
 // launcher starts it with.
 func isWarmPlugin(environ []byte) bool {
-	return bytes.HasPrefix(environ, []byte(poolFDEnv+"=")) || bytes.Contains(environ, []byte("\x00"+poolFDEnv+"="))
+	return bytes.HasPrefix(environ, []byte(sdk.EnvPoolFD+"=")) || bytes.Contains(environ, []byte("\x00"+sdk.EnvPoolFD+"="))
 }
-
-const poolFDEnv = "RUNG_STAGE_POOL_FD"
 
 // warmPlugins are the pids of the warm plugins that rung-warm's commands
 // started; they are orphans left to the bench, the subreaper.
