@@ -91,6 +91,7 @@ func (s *stageServer) Describe(ctx context.Context, _ *stagev1.DescribeRequest) 
 	return &stagev1.DescribeResponse{
 		Name: d.Name, Version: d.Version, ProtocolVersion: ProtocolVersion, Stage: d.Stage,
 		Handles: d.Handles, FeaturesJson: d.Features, Resources: resources, NoDestroy: d.NoDestroy,
+		NoAttach: d.NoAttach, ValidatesInPrepare: true,
 	}, nil
 }
 
@@ -99,21 +100,40 @@ func (s *stageServer) Validate(ctx context.Context, req *stagev1.ValidateRequest
 	if err != nil {
 		return nil, err
 	}
+	errs, err := s.validate(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &stagev1.ValidateResponse{Errors: errs}, nil
+}
+
+func (s *stageServer) validate(ctx context.Context, c *Container) ([]*stagev1.FieldError, error) {
 	errs, err := s.impl.Validate(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	resp := &stagev1.ValidateResponse{}
+	var out []*stagev1.FieldError
 	for _, e := range errs {
-		resp.Errors = append(resp.Errors, &stagev1.FieldError{Field: e.Field, Message: e.Message})
+		out = append(out, &stagev1.FieldError{Field: e.Field, Message: e.Message})
 	}
-	return resp, nil
+	return out, nil
 }
 
 func (s *stageServer) Prepare(ctx context.Context, req *stagev1.PrepareRequest) (*stagev1.PrepareResponse, error) {
 	c, err := DecodeContainer(req.GetContainer())
 	if err != nil {
 		return nil, err
+	}
+	if req.GetValidate() {
+		// The host skipped Validate for this call: the spec is checked on
+		// the copy already decoded, and a refused one prepares nothing.
+		errs, err := s.validate(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if len(errs) > 0 {
+			return &stagev1.PrepareResponse{Errors: errs}, nil
+		}
 	}
 	plan, err := s.impl.Prepare(ctx, c)
 	if err != nil {

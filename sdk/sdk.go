@@ -71,6 +71,10 @@ type Description struct {
 	// own), so `delete` need not launch it. Leave it false if Destroy has any
 	// work to do.
 	NoDestroy bool
+	// NoAttach says the plugin's Attach does nothing (it keeps Base's), so
+	// the host need not call it and the init waits on one process fewer.
+	// Leave it false if Attach has any work to do.
+	NoAttach bool
 }
 
 // Plan is a plugin's answer to Prepare.

@@ -59,6 +59,8 @@ type creation struct {
 	spawner *spawner
 	began   time.Time
 	saver   *state.Saver
+	// foldValidate lets plugins that declare it validate inside Prepare.
+	foldValidate bool
 }
 
 // Create makes the container and leaves its init waiting on the exec fifo.
@@ -91,7 +93,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if l.err != nil {
 		return fmt.Errorf("container %q: %w", opts.ID, l.err)
 	}
-	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began}
+	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began, foldValidate: true}
 	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", msSince(began))
 	defer func() {
 		if err == nil && env.KeepWarm {
@@ -155,24 +157,67 @@ func (c *creation) container(p *launcher.Plugin) *stagev1.Container {
 	return pc
 }
 
+// validate asks every plugin to check the spec, except, when create folds
+// validation into Prepare, the plugins whose Prepare does it (one round
+// fewer; the cost is that a refused spec is refused after the state dir was
+// reserved, and the abort removes it).
 func (c *creation) validate(ctx context.Context) error {
-	return c.plugins.Each(func(p *launcher.Plugin) error {
-		return p.Call(ctx, "validate", func(ctx context.Context) error {
-			resp, err := p.Stage().Validate(ctx, &stagev1.ValidateRequest{Container: c.container(p)})
-			if err != nil {
-				return err
-			}
-			if len(resp.GetErrors()) > 0 {
-				e := resp.GetErrors()[0]
-				more := ""
-				if n := len(resp.GetErrors()); n > 1 {
-					more = fmt.Sprintf(" (and %d more)", n-1)
-				}
-				return fmt.Errorf("config.json: %s: %s%s", e.GetField(), e.GetMessage(), more)
-			}
-			return nil
-		})
+	var ask launcher.Set
+	for _, p := range c.plugins {
+		if !c.validatesInPrepare(p) {
+			ask = append(ask, p)
+		}
+	}
+	return ask.Each(func(p *launcher.Plugin) error { return callValidate(ctx, p, c.container(p)) })
+}
+
+func (c *creation) validatesInPrepare(p *launcher.Plugin) bool {
+	return c.foldValidate && p.Desc.GetValidatesInPrepare()
+}
+
+func callValidate(ctx context.Context, p *launcher.Plugin, pc *stagev1.Container) error {
+	return p.Call(ctx, "validate", func(ctx context.Context) error {
+		resp, err := p.Stage().Validate(ctx, &stagev1.ValidateRequest{Container: pc})
+		if err != nil {
+			return err
+		}
+		return fieldErrors(resp.GetErrors())
 	})
+}
+
+// callPrepare asks p to Prepare, and with validate to validate first; the
+// answer is nil if the plugin refused the spec (it then made nothing).
+func callPrepare(ctx context.Context, p *launcher.Plugin, pc *stagev1.Container, validate bool) (*stagev1.PrepareResponse, error) {
+	what := "prepare"
+	if validate {
+		what = "validate+prepare"
+	}
+	var resp *stagev1.PrepareResponse
+	err := p.Call(ctx, what, func(ctx context.Context) error {
+		r, err := p.Stage().Prepare(ctx, &stagev1.PrepareRequest{Container: pc, Validate: validate})
+		if err != nil {
+			return err
+		}
+		if ferr := fieldErrors(r.GetErrors()); ferr != nil {
+			return ferr
+		}
+		resp = r
+		return nil
+	})
+	return resp, err
+}
+
+// fieldErrors is the host's one-line error for a plugin's field errors.
+func fieldErrors(errs []*stagev1.FieldError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	e := errs[0]
+	more := ""
+	if n := len(errs); n > 1 {
+		more = fmt.Sprintf(" (and %d more)", n-1)
+	}
+	return fmt.Errorf("config.json: %s: %s%s", e.GetField(), e.GetMessage(), more)
 }
 
 func (c *creation) run(ctx context.Context) error {
@@ -230,11 +275,9 @@ func (c *creation) prepare(ctx context.Context) error {
 	answers := make([]answer, len(c.plugins))
 	err := c.plugins.Each(func(p *launcher.Plugin) error {
 		i := indexOf(c.plugins, p)
-		return p.Call(ctx, "prepare", func(ctx context.Context) error {
-			resp, err := p.Stage().Prepare(ctx, &stagev1.PrepareRequest{Container: c.container(p)})
-			answers[i].resp = resp
-			return err
-		})
+		resp, err := callPrepare(ctx, p, c.container(p), c.validatesInPrepare(p))
+		answers[i].resp = resp
+		return err
 	})
 	// Record every answer that came, even on failure, so the cleanup can
 	// Destroy what was made.
@@ -342,7 +385,13 @@ func (c *creation) attach(ctx context.Context, pid int) error {
 		return err
 	}
 	results := make([]map[string]string, len(c.plugins))
-	err := c.plugins.Each(func(p *launcher.Plugin) error {
+	var ask launcher.Set
+	for _, p := range c.plugins {
+		if !p.Desc.GetNoAttach() {
+			ask = append(ask, p)
+		}
+	}
+	err := ask.Each(func(p *launcher.Plugin) error {
 		i := indexOf(c.plugins, p)
 		return p.Call(ctx, "attach", func(ctx context.Context) error {
 			resp, err := p.Stage().Attach(ctx, &stagev1.AttachRequest{Container: c.container(p), Pid: int32(pid)})

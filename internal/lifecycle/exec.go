@@ -161,22 +161,14 @@ func lsmAttrsFor(ctx context.Context, env *Env, rec *state.Container, spec *spec
 		return nil, err
 	}
 	pc := &stagev1.Container{Id: rec.ID, Bundle: rec.Bundle, SpecJson: raw, Annotations: rec.Annotations, PluginConfigJson: p.Spec.Config}
-	var resp *stagev1.PrepareResponse
-	if err := p.Call(ctx, "validate", func(ctx context.Context) error {
-		v, err := p.Stage().Validate(ctx, &stagev1.ValidateRequest{Container: pc})
-		if err == nil && len(v.GetErrors()) > 0 {
-			e := v.GetErrors()[0]
-			return fmt.Errorf("%s: %s", e.GetField(), e.GetMessage())
+	fold := p.Desc.GetValidatesInPrepare()
+	if !fold {
+		if err := callValidate(ctx, p, pc); err != nil {
+			return nil, err
 		}
-		return err
-	}); err != nil {
-		return nil, err
 	}
-	if err := p.Call(ctx, "prepare", func(ctx context.Context) error {
-		var err error
-		resp, err = p.Stage().Prepare(ctx, &stagev1.PrepareRequest{Container: pc})
-		return err
-	}); err != nil {
+	resp, err := callPrepare(ctx, p, pc, fold)
+	if err != nil {
 		return nil, err
 	}
 	var pl plan

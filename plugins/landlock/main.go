@@ -28,7 +28,9 @@ type stage struct {
 
 func (stage) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{Name: "rung-landlock", Version: "0.1.0", Stage: "landlock",
-		Handles: []string{"annotations." + rulesAnnotation}}, nil
+		Handles: []string{"annotations." + rulesAnnotation},
+		// The init restricts itself with the rulesets Prepare returned.
+		NoAttach: true}, nil
 }
 
 // plan is the rulesets for the container: the operator's, then the

@@ -53,8 +53,9 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 		Stage:    "lsm",
 		Handles:  []string{"process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"},
 		Features: Features(s.detect()),
-		// Labels belong to the processes they confine; nothing to undo.
-		NoDestroy: true,
+		// Labels belong to the processes they confine; nothing to undo,
+		// and the init applies them itself.
+		NoDestroy: true, NoAttach: true,
 	}, nil
 }
 

@@ -31,8 +31,9 @@ func (stage) Describe(context.Context) (sdk.Description, error) {
 		Stage:    "seccomp",
 		Handles:  []string{compile.Root},
 		Features: feat,
-		// A filter belongs to the processes it holds; nothing to undo.
-		NoDestroy: true,
+		// A filter belongs to the processes it holds; nothing to undo,
+		// and the init loads it itself.
+		NoDestroy: true, NoAttach: true,
 	}, nil
 }
 

@@ -182,7 +182,13 @@ type DescribeResponse struct {
 	Resources bool `protobuf:"varint,7,opt,name=resources,proto3" json:"resources,omitempty"`
 	// The plugin makes nothing that outlives the container's processes, so its
 	// Destroy has nothing to do and the host may skip launching it for delete.
-	NoDestroy     bool `protobuf:"varint,8,opt,name=no_destroy,json=noDestroy,proto3" json:"no_destroy,omitempty"`
+	NoDestroy bool `protobuf:"varint,8,opt,name=no_destroy,json=noDestroy,proto3" json:"no_destroy,omitempty"`
+	// Prepare honours PrepareRequest.validate, so the host may skip Validate.
+	// Every plugin built with the rung SDK says so.
+	ValidatesInPrepare bool `protobuf:"varint,9,opt,name=validates_in_prepare,json=validatesInPrepare,proto3" json:"validates_in_prepare,omitempty"`
+	// The plugin's Attach does nothing, so the host does not call it and the
+	// init waits on one process fewer.
+	NoAttach      bool `protobuf:"varint,10,opt,name=no_attach,json=noAttach,proto3" json:"no_attach,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -269,6 +275,20 @@ func (x *DescribeResponse) GetResources() bool {
 func (x *DescribeResponse) GetNoDestroy() bool {
 	if x != nil {
 		return x.NoDestroy
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetValidatesInPrepare() bool {
+	if x != nil {
+		return x.ValidatesInPrepare
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetNoAttach() bool {
+	if x != nil {
+		return x.NoAttach
 	}
 	return false
 }
@@ -503,8 +523,11 @@ func (x *ValidateResponse) GetErrors() []*FieldError {
 }
 
 type PrepareRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Container     *Container             `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Container *Container             `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
+	// The host did not call Validate (validates_in_prepare): check first, and
+	// if the spec has field errors answer only them, having made nothing.
+	Validate      bool `protobuf:"varint,2,opt,name=validate,proto3" json:"validate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -546,12 +569,22 @@ func (x *PrepareRequest) GetContainer() *Container {
 	return nil
 }
 
+func (x *PrepareRequest) GetValidate() bool {
+	if x != nil {
+		return x.Validate
+	}
+	return false
+}
+
 type PrepareResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Stage-private state the host stores and returns on every later call.
 	State map[string]string `protobuf:"bytes,1,rep,name=state,proto3" json:"state,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Actions for the init, applied at the point each action's type fixes.
-	Actions       []*Action `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	Actions []*Action `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
+	// The field errors Prepare found when asked to validate; when set, the
+	// plugin made nothing and state and actions are empty.
+	Errors        []*FieldError `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -596,6 +629,13 @@ func (x *PrepareResponse) GetState() map[string]string {
 func (x *PrepareResponse) GetActions() []*Action {
 	if x != nil {
 		return x.Actions
+	}
+	return nil
+}
+
+func (x *PrepareResponse) GetErrors() []*FieldError {
+	if x != nil {
+		return x.Errors
 	}
 	return nil
 }
@@ -1833,7 +1873,7 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\n" +
 	"\x13stagev1/stage.proto\x12\rrung.stage.v1\"\a\n" +
 	"\x05Empty\"\x11\n" +
-	"\x0fDescribeRequest\"\xfd\x01\n" +
+	"\x0fDescribeRequest\"\xcc\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1843,7 +1883,10 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\rfeatures_json\x18\x06 \x01(\fR\ffeaturesJson\x12\x1c\n" +
 	"\tresources\x18\a \x01(\bR\tresources\x12\x1d\n" +
 	"\n" +
-	"no_destroy\x18\b \x01(\bR\tnoDestroy\"\x80\x03\n" +
+	"no_destroy\x18\b \x01(\bR\tnoDestroy\x120\n" +
+	"\x14validates_in_prepare\x18\t \x01(\bR\x12validatesInPrepare\x12\x1b\n" +
+	"\tno_attach\x18\n" +
+	" \x01(\bR\bnoAttach\"\x80\x03\n" +
 	"\tContainer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06bundle\x18\x02 \x01(\tR\x06bundle\x12\x1b\n" +
@@ -1865,12 +1908,14 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"E\n" +
 	"\x10ValidateResponse\x121\n" +
-	"\x06errors\x18\x01 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\"H\n" +
+	"\x06errors\x18\x01 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\"d\n" +
 	"\x0ePrepareRequest\x126\n" +
-	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\"\xbd\x01\n" +
+	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\x12\x1a\n" +
+	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\xf0\x01\n" +
 	"\x0fPrepareResponse\x12?\n" +
 	"\x05state\x18\x01 \x03(\v2).rung.stage.v1.PrepareResponse.StateEntryR\x05state\x12/\n" +
-	"\aactions\x18\x02 \x03(\v2\x15.rung.stage.v1.ActionR\aactions\x1a8\n" +
+	"\aactions\x18\x02 \x03(\v2\x15.rung.stage.v1.ActionR\aactions\x121\n" +
+	"\x06errors\x18\x03 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\x1a8\n" +
 	"\n" +
 	"StateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -2032,52 +2077,53 @@ var file_stagev1_stage_proto_depIdxs = []int32{
 	4,  // 4: rung.stage.v1.PrepareRequest.container:type_name -> rung.stage.v1.Container
 	34, // 5: rung.stage.v1.PrepareResponse.state:type_name -> rung.stage.v1.PrepareResponse.StateEntry
 	10, // 6: rung.stage.v1.PrepareResponse.actions:type_name -> rung.stage.v1.Action
-	11, // 7: rung.stage.v1.Action.namespace:type_name -> rung.stage.v1.Namespace
-	12, // 8: rung.stage.v1.Action.cgroup:type_name -> rung.stage.v1.CgroupPlacement
-	13, // 9: rung.stage.v1.Action.seccomp:type_name -> rung.stage.v1.SeccompFilter
-	14, // 10: rung.stage.v1.Action.proc_attr:type_name -> rung.stage.v1.ProcAttr
-	15, // 11: rung.stage.v1.Action.mount_label:type_name -> rung.stage.v1.MountLabel
-	16, // 12: rung.stage.v1.Action.time_offsets:type_name -> rung.stage.v1.TimeOffsets
-	17, // 13: rung.stage.v1.Action.landlock:type_name -> rung.stage.v1.Landlock
-	0,  // 14: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
-	18, // 15: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
-	4,  // 16: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
-	35, // 17: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
-	4,  // 18: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 19: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
-	4,  // 20: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 21: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 22: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 23: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
-	2,  // 24: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
-	5,  // 25: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
-	8,  // 26: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
-	19, // 27: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
-	21, // 28: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
-	24, // 29: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
-	26, // 30: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
-	23, // 31: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
-	23, // 32: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
-	23, // 33: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
-	29, // 34: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
-	30, // 35: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
-	3,  // 36: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
-	7,  // 37: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
-	9,  // 38: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
-	20, // 39: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
-	22, // 40: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
-	25, // 41: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
-	27, // 42: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
-	1,  // 43: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
-	1,  // 44: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
-	28, // 45: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
-	1,  // 46: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
-	31, // 47: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	6,  // 7: rung.stage.v1.PrepareResponse.errors:type_name -> rung.stage.v1.FieldError
+	11, // 8: rung.stage.v1.Action.namespace:type_name -> rung.stage.v1.Namespace
+	12, // 9: rung.stage.v1.Action.cgroup:type_name -> rung.stage.v1.CgroupPlacement
+	13, // 10: rung.stage.v1.Action.seccomp:type_name -> rung.stage.v1.SeccompFilter
+	14, // 11: rung.stage.v1.Action.proc_attr:type_name -> rung.stage.v1.ProcAttr
+	15, // 12: rung.stage.v1.Action.mount_label:type_name -> rung.stage.v1.MountLabel
+	16, // 13: rung.stage.v1.Action.time_offsets:type_name -> rung.stage.v1.TimeOffsets
+	17, // 14: rung.stage.v1.Action.landlock:type_name -> rung.stage.v1.Landlock
+	0,  // 15: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
+	18, // 16: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
+	4,  // 17: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
+	35, // 18: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
+	4,  // 19: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 20: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
+	4,  // 21: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 22: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 23: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 24: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
+	2,  // 25: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
+	5,  // 26: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
+	8,  // 27: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
+	19, // 28: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
+	21, // 29: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
+	24, // 30: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
+	26, // 31: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
+	23, // 32: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
+	23, // 33: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
+	23, // 34: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
+	29, // 35: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
+	30, // 36: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
+	3,  // 37: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
+	7,  // 38: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
+	9,  // 39: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
+	20, // 40: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
+	22, // 41: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
+	25, // 42: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
+	27, // 43: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
+	1,  // 44: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
+	1,  // 45: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
+	28, // 46: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
+	1,  // 47: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
+	31, // 48: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_stagev1_stage_proto_init() }

@@ -39,12 +39,15 @@ type StageClient interface {
 	// before anything else; the host refuses a protocol_version it does not speak.
 	Describe(ctx context.Context, in *DescribeRequest, opts ...grpc.CallOption) (*DescribeResponse, error)
 	// Validate checks the spec fields the stage owns without side effects.
+	// A host may skip it for a plugin whose Describe says validates_in_prepare
+	// and ask that plugin's Prepare to validate instead (one round less).
 	Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateResponse, error)
 	// Prepare does the stage's out-of-process setup and returns the plan the
 	// container init applies. The host records the returned state before the init
 	// is spawned, so Destroy can undo a Prepare whose caller was killed.
 	Prepare(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResponse, error)
 	// Attach acts on the spawned init, which waits until every stage answered.
+	// Not called for a plugin whose Describe says no_attach.
 	Attach(ctx context.Context, in *AttachRequest, opts ...grpc.CallOption) (*AttachResponse, error)
 	// Destroy undoes Prepare and Attach. It must be idempotent and must work on a
 	// container that was only half made (state may be empty or partial).
@@ -117,12 +120,15 @@ type StageServer interface {
 	// before anything else; the host refuses a protocol_version it does not speak.
 	Describe(context.Context, *DescribeRequest) (*DescribeResponse, error)
 	// Validate checks the spec fields the stage owns without side effects.
+	// A host may skip it for a plugin whose Describe says validates_in_prepare
+	// and ask that plugin's Prepare to validate instead (one round less).
 	Validate(context.Context, *ValidateRequest) (*ValidateResponse, error)
 	// Prepare does the stage's out-of-process setup and returns the plan the
 	// container init applies. The host records the returned state before the init
 	// is spawned, so Destroy can undo a Prepare whose caller was killed.
 	Prepare(context.Context, *PrepareRequest) (*PrepareResponse, error)
 	// Attach acts on the spawned init, which waits until every stage answered.
+	// Not called for a plugin whose Describe says no_attach.
 	Attach(context.Context, *AttachRequest) (*AttachResponse, error)
 	// Destroy undoes Prepare and Attach. It must be idempotent and must work on a
 	// container that was only half made (state may be empty or partial).

@@ -17,6 +17,10 @@
 //	                   started in the namespaces and cgroup the plan asks for
 //	destroy            Destroy after Attach, then again (idempotent); a
 //	                   cgroup the plan placed the child in is gone after it
+//	validate/in-prepare (plugins that declare validates_in_prepare, as every
+//	                   SDK plugin does) Prepare with validate set accepts the
+//	                   good spec and refuses each bad one with the same
+//	                   field, preparing nothing
 //	destroy/half-made  Destroy after Prepare alone, then with empty state
 //	destroy/empty      Destroy of a container never prepared
 //	deadline           a call whose deadline passes leaves the plugin
@@ -263,6 +267,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	steps := []func(){
 		func() { r.validate(ctx, good) },
 		func() { r.lifecycle(ctx) },
+		func() { r.validateInPrepare(ctx, good) },
 		func() { r.halfMade(ctx) },
 		func() { r.result("destroy/empty", r.destroy(ctx, newID(), nil)) },
 		func() { r.result("deadline", r.deadline(ctx)) },
@@ -401,39 +406,53 @@ func (r *run) container(id string, specJSON []byte, st map[string]string) *stage
 		PluginConfigJson: r.o.Config, Annotations: ann}
 }
 
-func (r *run) validateSpec(ctx context.Context, specJSON []byte) ([]*stagev1.FieldError, error) {
-	var resp *stagev1.ValidateResponse
-	err := r.call(ctx, "validate", func(ctx context.Context) error {
-		var err error
-		resp, err = r.conn.Stage.Validate(ctx, &stagev1.ValidateRequest{Container: r.container(newID(), specJSON, nil)})
-		return err
-	})
+// validateSpec asks for the spec's field errors: through Validate, or with
+// inPrepare through Prepare{validate}, which must then have made nothing
+// if it found any.
+func (r *run) validateSpec(ctx context.Context, specJSON []byte, inPrepare bool) ([]*stagev1.FieldError, error) {
+	var errs []*stagev1.FieldError
+	var err error
+	if !inPrepare {
+		err = r.call(ctx, "validate", func(ctx context.Context) error {
+			resp, err := r.conn.Stage.Validate(ctx, &stagev1.ValidateRequest{Container: r.container(newID(), specJSON, nil)})
+			errs = resp.GetErrors()
+			return err
+		})
+	} else {
+		id := newID()
+		r.prepared[id] = nil // a spec it accepts is prepared, and destroyed at the end
+		err = r.call(ctx, "prepare", func(ctx context.Context) error {
+			resp, err := r.conn.Stage.Prepare(ctx, &stagev1.PrepareRequest{Container: r.container(id, specJSON, nil), Validate: true})
+			if err != nil {
+				return err
+			}
+			errs = resp.GetErrors()
+			if len(errs) == 0 {
+				r.prepared[id] = resp.GetState()
+			} else if len(resp.GetState()) > 0 || len(resp.GetActions()) > 0 {
+				return errors.New("Prepare{validate} answered field errors and a plan: a refused spec must prepare nothing")
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, fe := range resp.GetErrors() {
+	for _, fe := range errs {
 		if fe.GetField() == "" || strings.ContainsAny(fe.GetField(), " \n") || fe.GetMessage() == "" {
-			return resp.GetErrors(), fmt.Errorf("field error %q: %q is not a JSON path with a message", fe.GetField()+": "+fe.GetMessage(), fe.GetField())
+			return errs, fmt.Errorf("field error %q: %q is not a JSON path with a message", fe.GetField()+": "+fe.GetMessage(), fe.GetField())
 		}
 	}
-	return resp.GetErrors(), nil
+	return errs, nil
 }
 
 func (r *run) validate(ctx context.Context, good *specs.Spec) {
-	errs, err := r.validateSpec(ctx, r.good)
-	if err == nil && len(errs) > 0 {
-		err = fmt.Errorf("the good spec got %d field error(s), first %s: %s", len(errs), errs[0].GetField(), errs[0].GetMessage())
-	}
-	r.result("validate/good", err)
+	r.result("validate/good", r.validateGood(ctx, false))
 	for i, b := range r.o.Bad {
-		name := b.Name
-		if name == "" {
-			name = fmt.Sprint(i)
-		}
-		r.result("validate/bad/"+name, r.validateBad(ctx, good, b))
+		r.result("validate/bad/"+badName(i, b), r.validateBad(ctx, good, b, false))
 	}
 	// Garbage must cost an error, never the plugin.
-	err = r.call(ctx, "validate", func(ctx context.Context) error {
+	err := r.call(ctx, "validate", func(ctx context.Context) error {
 		_, err := r.conn.Stage.Validate(ctx, &stagev1.ValidateRequest{Container: r.container(newID(), []byte("{not json"), nil)})
 		return err
 	})
@@ -459,12 +478,51 @@ func (r *run) validate(ctx context.Context, good *specs.Spec) {
 	r.result("validate/garbage", err)
 }
 
-func (r *run) validateBad(ctx context.Context, good *specs.Spec, b Bad) error {
+// validateInPrepare checks a plugin that lets the host skip Validate:
+// Prepare must then refuse the same specs, and prepare nothing for them.
+func (r *run) validateInPrepare(ctx context.Context, good *specs.Spec) {
+	if !r.desc.GetValidatesInPrepare() {
+		return
+	}
+	for _, x := range r.rep.Results {
+		if x.Check == "prepare" && x.Status != Pass {
+			r.skip("validate/in-prepare", "prepare failed")
+			return
+		}
+	}
+	err := r.validateGood(ctx, true)
+	for i, b := range r.o.Bad {
+		if err != nil {
+			break
+		}
+		if err = r.validateBad(ctx, good, b, true); err != nil {
+			err = fmt.Errorf("bad spec %s: %w", badName(i, b), err)
+		}
+	}
+	r.result("validate/in-prepare", err)
+}
+
+func badName(i int, b Bad) string {
+	if b.Name == "" {
+		return fmt.Sprint(i)
+	}
+	return b.Name
+}
+
+func (r *run) validateGood(ctx context.Context, inPrepare bool) error {
+	errs, err := r.validateSpec(ctx, r.good, inPrepare)
+	if err == nil && len(errs) > 0 {
+		err = fmt.Errorf("the good spec got %d field error(s), first %s: %s", len(errs), errs[0].GetField(), errs[0].GetMessage())
+	}
+	return err
+}
+
+func (r *run) validateBad(ctx context.Context, good *specs.Spec, b Bad, inPrepare bool) error {
 	bad, err := badSpec(good, b)
 	if err != nil {
 		return err
 	}
-	errs, err := r.validateSpec(ctx, bad)
+	errs, err := r.validateSpec(ctx, bad, inPrepare)
 	if err != nil {
 		return err
 	}

@@ -120,15 +120,18 @@ func TestBuiltinPluginsConform(t *testing.T) {
 func TestKitCatchesMisbehaviour(t *testing.T) {
 	bin := build(t, "./sdk/stagetest/internal/misbehave")
 	cases := map[string][]string{
-		"ok":                 nil,
-		"describe-protocol":  {"describe"},
-		"handshake-protocol": {"launch"},
-		"bad-describe":       {"describe"},
-		"invalid-plan":       {"prepare"},
-		"crash-prepare":      {"prepare", "alive"},
-		"refuse-all":         {"validate/good"},
-		"destroy-once":       {"destroy", "destroy/half-made"},
-		"go-plugin-only":     nil,
+		"ok":                     nil,
+		"describe-protocol":      {"describe"},
+		"handshake-protocol":     {"launch"},
+		"bad-describe":           {"describe"},
+		"invalid-plan":           {"prepare"},
+		"crash-prepare":          {"prepare", "alive"},
+		"refuse-all":             {"validate/good", "validate/bad/refused", "validate/in-prepare"},
+		"prepare-skips-validate": {"validate/in-prepare"},
+		"no-fold":                nil,
+		"no-attach":              {"attach"},
+		"destroy-once":           {"destroy", "destroy/half-made"},
+		"go-plugin-only":         nil,
 	}
 	if !testing.Short() {
 		cases["hang-prepare"] = []string{"prepare"}
@@ -136,7 +139,10 @@ func TestKitCatchesMisbehaviour(t *testing.T) {
 	for mode, want := range cases {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			o := Options{Binary: bin, Args: []string{"extra", mode}, Stage: "extra"}
+			o := Options{Binary: bin, Args: []string{"extra", mode}, Stage: "extra",
+				Bad: []Bad{{Name: "refused", Field: "annotations", Mutate: func(s *specs.Spec) {
+					s.Annotations = map[string]string{"misbehave.refuse": "yes"}
+				}}}}
 			if mode == "hang-prepare" {
 				o.Timeout = DefaultTimeout / 10
 			}

@@ -148,6 +148,7 @@ func TestExtraStageFailures(t *testing.T) {
 	cases := map[string]struct {
 		mode    string
 		timeout string
+		refuse  bool
 		want    []string
 	}{
 		"describe-protocol":  {mode: "describe-protocol", want: []string{"stage extra", "protocol version mismatch", "speaks stage protocol 2"}},
@@ -156,7 +157,13 @@ func TestExtraStageFailures(t *testing.T) {
 		"invalid-plan":       {mode: "invalid-plan", want: []string{"stage extra (misbehave-invalid-plan)", "invalid plan", "relative/cgroup"}},
 		"crash":              {mode: "crash-prepare", want: []string{"stage extra (misbehave-crash-prepare)", "prepare"}},
 		"deadline":           {mode: "hang-prepare", timeout: "1s", want: []string{"stage extra (misbehave-hang-prepare)", "prepare: no answer within 1s"}},
-		"validate-deadline":  {mode: "hang-validate", timeout: "1s", want: []string{"stage extra (misbehave-hang-validate)", "validate: no answer within 1s"}},
+		"validate-deadline":  {mode: "hang-validate", timeout: "1s", want: []string{"stage extra (misbehave-hang-validate)", "validate+prepare: no answer within 1s"}},
+		// Validation folded into Prepare still refuses, after the state
+		// dir was reserved: the abort must leave nothing.
+		"refused": {mode: "refuse-all", want: []string{"stage extra (misbehave-refuse-all)", "validate+prepare", "config.json: process.args: refused"}},
+		// A plugin that does not declare validates_in_prepare still gets
+		// its Validate call.
+		"refused-by-validate": {mode: "no-fold", refuse: true, want: []string{"stage extra (misbehave-no-fold)", "validate: config.json: annotations.misbehave.refuse: refused"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -166,9 +173,29 @@ func TestExtraStageFailures(t *testing.T) {
 				e["timeout"] = c.timeout
 			}
 			withConfig(t, rt, entry{"plugins": []entry{e}})
-			failedCreate(t, rt, snap, tu.Bundle(t, nil), c.want...)
+			failedCreate(t, rt, snap, tu.Bundle(t, func(s *specs.Spec) {
+				if c.refuse {
+					s.Annotations = map[string]string{"misbehave.refuse": "yes"}
+				}
+			}), c.want...)
 		})
 	}
+}
+
+// A stage that declares no_attach is not asked to Attach (the misbehave
+// plugin's Attach fails in that mode), and the container runs.
+func TestNoAttachStageNotCalled(t *testing.T) {
+	tu.RequireRung(t, "extra stages")
+	bin := buildPlugin(t, "sdk/stagetest/internal/misbehave")
+	rt, snap := setup(t)
+	withConfig(t, rt, entry{"plugins": []entry{{"stage": "extra", "binary": bin, "args": []string{"extra", "no-attach"}}}})
+	id := tu.ID(t)
+	c := rt.Create(t, id, tu.Bundle(t, tu.Shell("echo ran")))
+	rt.Start(t, id)
+	c.WaitOutput(t, "ran\n")
+	rt.WaitStatus(t, id, specs.StateStopped)
+	rt.MustDelete(t, id, false)
+	tu.CheckNoLeaks(t, snap, id)
 }
 
 // A well-behaved extra stage joins the pipeline with no change to the host,

@@ -10,17 +10,25 @@
 // hang-prepare, hang-validate, refuse-all (a field error for every spec),
 // destroy-once (a second Destroy fails), go-plugin-only (well behaved, but
 // served by go-plugin directly, as a plugin built without rung's SDK: it
-// cannot be kept warm).
+// cannot be kept warm), no-attach (declares NoAttach and fails any Attach),
+// prepare-skips-validate (claims validates_in_prepare but prepares what
+// Validate refuses), no-fold (written without the SDK and not claiming
+// validates_in_prepare: only its Validate refuses). Every mode's Validate
+// refuses a spec with the annotation misbehave.refuse.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
@@ -38,7 +46,14 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 	if s.mode == "bad-describe" {
 		name = "two\nlines"
 	}
-	return sdk.Description{Name: name, Version: "0.0.1", Stage: s.name}, nil
+	return sdk.Description{Name: name, Version: "0.0.1", Stage: s.name, NoAttach: s.mode == "no-attach"}, nil
+}
+
+func (s *stage) Attach(context.Context, *sdk.Container, int) (map[string]string, error) {
+	if s.mode == "no-attach" {
+		return nil, errors.New("Attach called although Describe said no_attach")
+	}
+	return nil, nil
 }
 
 func (s *stage) Validate(ctx context.Context, c *sdk.Container) ([]sdk.FieldError, error) {
@@ -47,6 +62,9 @@ func (s *stage) Validate(ctx context.Context, c *sdk.Container) ([]sdk.FieldErro
 		select {} // ignores its deadline on purpose
 	case "refuse-all":
 		return []sdk.FieldError{{Field: "process.args", Message: "refused"}}, nil
+	}
+	if c.Annotations[refuseAnnotation] != "" {
+		return []sdk.FieldError{{Field: "annotations." + refuseAnnotation, Message: "refused"}}, nil
 	}
 	return nil, nil
 }
@@ -74,6 +92,45 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 	}
 	s.destroyed[c.ID] = true
 	return nil
+}
+
+// refuseAnnotation on a spec makes every mode's Validate refuse it: the
+// kit's bad spec.
+const refuseAnnotation = "misbehave.refuse"
+
+// skipsValidate prepares whatever it is given, as a plugin written without
+// the SDK might; claims says whether it claims validates_in_prepare anyway.
+type skipsValidate struct {
+	stagev1.UnimplementedStageServer
+	stage, mode string
+	claims      bool
+}
+
+func (s skipsValidate) Describe(context.Context, *stagev1.DescribeRequest) (*stagev1.DescribeResponse, error) {
+	return &stagev1.DescribeResponse{Name: "misbehave-" + s.mode, Version: "0.0.1",
+		ProtocolVersion: sdk.ProtocolVersion, Stage: s.stage, ValidatesInPrepare: s.claims}, nil
+}
+
+func (s skipsValidate) Validate(_ context.Context, req *stagev1.ValidateRequest) (*stagev1.ValidateResponse, error) {
+	if req.GetContainer().GetAnnotations()[refuseAnnotation] != "" {
+		return &stagev1.ValidateResponse{Errors: []*stagev1.FieldError{{Field: "annotations." + refuseAnnotation, Message: "refused"}}}, nil
+	}
+	if req.GetContainer() == nil || !json.Valid(req.GetContainer().GetSpecJson()) {
+		return nil, status.Error(codes.InvalidArgument, "no spec")
+	}
+	return &stagev1.ValidateResponse{}, nil
+}
+
+func (s skipsValidate) Prepare(context.Context, *stagev1.PrepareRequest) (*stagev1.PrepareResponse, error) {
+	return &stagev1.PrepareResponse{}, nil
+}
+
+func (s skipsValidate) Attach(context.Context, *stagev1.AttachRequest) (*stagev1.AttachResponse, error) {
+	return &stagev1.AttachResponse{}, nil
+}
+
+func (s skipsValidate) Destroy(context.Context, *stagev1.DestroyRequest) (*stagev1.DestroyResponse, error) {
+	return &stagev1.DestroyResponse{}, nil
 }
 
 // rawStage answers Describe itself, bypassing the SDK, which always
@@ -112,6 +169,13 @@ func main() {
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: sdk.Handshake,
 			Plugins:         plugin.PluginSet{sdk.PluginName: &rawPlugin{srv: rawStage{stage: st}}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	case "prepare-skips-validate", "no-fold":
+		srv := skipsValidate{stage: st, mode: mode, claims: mode == "prepare-skips-validate"}
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: sdk.Handshake,
+			Plugins:         plugin.PluginSet{sdk.PluginName: &rawPlugin{srv: srv}},
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})
 	case "handshake-protocol":
