@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/wire"
 )
 
 // GRPCPlugin binds a Stage to go-plugin. Plugins use it through Serve; the
@@ -25,12 +26,7 @@ type GRPCPlugin struct {
 }
 
 // Conn is the client side of a launched plugin.
-type Conn struct {
-	// Stage is the client of the plugin's Stage service.
-	Stage stagev1.StageClient
-	// Resources is usable only if Describe said resources=true.
-	Resources stagev1.ResourcesClient
-}
+type Conn = wire.Conn
 
 // GRPCServer registers the plugin's services.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
@@ -47,9 +43,7 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 }
 
 // NewConn is the client side of a plugin on a gRPC connection.
-func NewConn(c grpc.ClientConnInterface) *Conn {
-	return &Conn{Stage: stagev1.NewStageClient(c), Resources: stagev1.NewResourcesClient(c)}
-}
+func NewConn(c grpc.ClientConnInterface) *Conn { return wire.NewConn(c) }
 
 // DecodeContainer turns the wire form into a Container, decoding the spec.
 func DecodeContainer(pc *stagev1.Container) (*Container, error) {

@@ -6,31 +6,20 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+
+	"github.com/rung-runtime/rung/sdk/wire"
 )
 
-// A warm plugin serves many rung commands, one after another and at once,
-// instead of being launched and killed by each: the host binds a unix socket
-// in a root-only directory, starts the plugin with it and these variables,
-// and later commands dial it. Serve does the plugin's part, so every plugin
-// built with the SDK can be kept warm.
+// The warm pool's variables (see package wire): every plugin built with
+// the SDK can be kept warm, Serve does the plugin's part.
 const (
-	// EnvPoolFD names the descriptor of the bound, not yet listening socket.
-	// The plugin listens on it itself, so SO_PEERCRED on the host's side
-	// names the plugin's pid, which the host checks against the binary.
-	EnvPoolFD = "RUNG_STAGE_POOL_FD"
-	// EnvPoolIdle is how long the plugin stays with no host connected
-	// before it exits (a Go duration).
-	EnvPoolIdle = "RUNG_STAGE_POOL_IDLE"
-	// PoolReady, then the protocol version, is the one line a warm plugin
-	// writes to its stdout once it listens. Anything else (go-plugin's
-	// handshake from a plugin that knows no pool) tells the host to launch
-	// that plugin per command instead.
-	PoolReady = "rung-stage-pool-ready"
+	EnvPoolFD   = wire.EnvPoolFD
+	EnvPoolIdle = wire.EnvPoolIdle
+	PoolReady   = wire.PoolReady
 )
 
 // servePool serves impl on the host's socket until no host has been
@@ -200,24 +189,7 @@ func (c *poolConn) Close() error {
 
 // PeerCred is the pid and uid of the process at the other end of a unix
 // socket connection: for the dialing side, the process that called listen.
-func PeerCred(c net.Conn) (*unix.Ucred, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a unix socket", c)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var cred *unix.Ucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return nil, err
-	}
-	return cred, credErr
-}
+func PeerCred(c net.Conn) (*unix.Ucred, error) { return wire.PeerCred(c) }
 
 // peerIsSelf: a warm plugin serves only its own user (root, under rung).
 func peerIsSelf(c net.Conn) bool {

@@ -12,11 +12,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/wire"
 )
 
 // ProtocolVersion is the stage protocol version this SDK speaks. The host
 // refuses plugins that announce another.
-const ProtocolVersion = 1
+const ProtocolVersion = wire.ProtocolVersion
 
 // PluginName is the go-plugin plugin-map key under which the stage is served.
 const PluginName = "stage"
@@ -26,8 +27,8 @@ const PluginName = "stage"
 // host; it is not a security feature (checksums are).
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "RUNG_STAGE_PLUGIN",
-	MagicCookieValue: "4f1c2a6e-rung-stage-protocol",
+	MagicCookieKey:   wire.CookieKey,
+	MagicCookieValue: wire.CookieValue,
 }
 
 // Container is what a call is about: the container's id, bundle, decoded spec,

@@ -1,5 +1,5 @@
-// Package launcher finds, checks and starts stage plugins (go-plugin over
-// gRPC) and gives the host typed calls with deadlines.
+// Package launcher finds, checks and starts stage plugins (go-plugin's
+// launch protocol, then gRPC) and gives the host typed calls with deadlines.
 package launcher
 
 import (
@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hashicorp/go-plugin"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,7 +27,7 @@ import (
 
 	"github.com/rung-runtime/rung/internal/logging"
 	"github.com/rung-runtime/rung/proto/stagev1"
-	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/wire"
 )
 
 // Spec names one configured plugin.
@@ -226,11 +224,11 @@ func (e *ChecksumError) Error() string {
 
 // Plugin is a launched, described plugin.
 type Plugin struct {
-	Spec   Spec
-	Path   string
-	Desc   *stagev1.DescribeResponse
-	conn   *sdk.Conn
-	client *plugin.Client
+	Spec Spec
+	Path string
+	Desc *stagev1.DescribeResponse
+	conn *wire.Conn
+	proc *process
 	// warm is the connection to a warm plugin; closing it leaves the
 	// plugin running for the next command.
 	warm *grpc.ClientConn
@@ -292,8 +290,8 @@ func (p *Plugin) Warm() bool { return p.warm != nil }
 
 // Close ends the plugin process, or this command's connection to a warm one.
 func (p *Plugin) Close() {
-	if p.client != nil {
-		p.client.Kill()
+	if p.proc != nil {
+		p.proc.close()
 	}
 	if p.warm != nil {
 		p.warm.Close()
@@ -324,7 +322,7 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: warm plugin: %w", p.Label(), err)
 			}
-			p.warm, p.conn = cc, sdk.NewConn(cc)
+			p.warm, p.conn = cc, wire.NewConn(cc)
 			err = p.describe(ctx)
 			if err == nil {
 				return p, nil
@@ -349,45 +347,19 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 // reached its idle time.
 var errWarmGone = errors.New("warm plugin went away")
 
-// launch starts the plugin's own process for this command (go-plugin).
+// launch starts the plugin's own process for this command.
 func (p *Plugin) launch(ctx context.Context, log *logging.Logger) error {
 	s, path := p.Spec, p.Path
 	bin, err := OpenVerified(path, s.SHA256)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.Label(), err)
 	}
-	// The child gets the verified descriptor as fd 3 and the kernel executes
-	// that inode; a script's interpreter can still open /proc/self/fd/3.
 	defer bin.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/3",
-		Args:       append([]string{path}, s.Args...),
-		ExtraFiles: []*os.File{bin},
-		// A plugin must not outlive a rung that was killed mid-call.
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	}
-	if dir := socketDir(); dir != "" {
-		cmd.Env = []string{plugin.EnvUnixSocketDir + "=" + dir}
-	}
-	p.client = plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		Plugins:          plugin.PluginSet{sdk.PluginName: &sdk.GRPCPlugin{}},
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           log.Plugin(filepath.Base(path)),
-		StartTimeout:     startTimeout(s),
-	})
-	rpc, err := p.client.Client()
+	proc, err := startProcess(ctx, bin, path, s.Args, log.PluginLog(filepath.Base(path)), startTimeout(s))
 	if err != nil {
-		p.Close()
-		return fmt.Errorf("%s: launching %s: %w", p.Label(), path, handshakeError(err))
+		return fmt.Errorf("%s: launching %s: %w", p.Label(), path, err)
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		p.Close()
-		return fmt.Errorf("%s: %w", p.Label(), err)
-	}
-	p.conn = raw.(*sdk.Conn)
+	p.proc, p.conn = proc, wire.NewConn(proc.cc)
 	return nil
 }
 
@@ -407,9 +379,9 @@ func (p *Plugin) describe(ctx context.Context) error {
 		}
 		return err
 	}
-	if p.Desc.ProtocolVersion != sdk.ProtocolVersion {
+	if p.Desc.ProtocolVersion != wire.ProtocolVersion {
 		p.Close()
-		return fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, sdk.ProtocolVersion)
+		return fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, wire.ProtocolVersion)
 	}
 	if err := CheckDescription(p.Desc); err != nil {
 		desc := p.Desc
@@ -422,27 +394,6 @@ func (p *Plugin) describe(ctx context.Context) error {
 		return fmt.Errorf("%s: describes itself as stage %q", p.Label(), p.Desc.Stage)
 	}
 	return nil
-}
-
-// The regexps are compiled on first use, not at every command's start-up.
-var apiVersionRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`incompatible API version with plugin\. Plugin version: (\d+)`)
-})
-
-// handshakeError keeps go-plugin's answer to one line and names a protocol
-// version mismatch as such.
-func handshakeError(err error) error {
-	msg := err.Error()
-	if m := apiVersionRE().FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("protocol version mismatch: the plugin speaks stage protocol %s, rung speaks %d", m[1], sdk.ProtocolVersion)
-	}
-	if strings.Contains(msg, "incompatible core API version") {
-		return errors.New("protocol version mismatch: the plugin was built with an incompatible go-plugin")
-	}
-	if first, _, cut := strings.Cut(msg, "\n"); cut {
-		return errors.New(strings.TrimSpace(first))
-	}
-	return err
 }
 
 // Bounds on a Describe answer: it names the plugin in errors and logs, so it
@@ -546,7 +497,7 @@ func (s Set) Close() {
 		if p == nil {
 			continue
 		}
-		if p.client == nil {
+		if p.proc == nil {
 			go p.Close()
 			continue
 		}

@@ -113,16 +113,29 @@ func TestLaunchErrorsNameThePlugin(t *testing.T) {
 	}
 }
 
-func TestHandshakeError(t *testing.T) {
-	cases := map[string]string{
-		"incompatible API version with plugin. Plugin version: 3, Client versions: [1]":           "protocol version mismatch: the plugin speaks stage protocol 3, rung speaks 1",
-		"incompatible core API version with plugin. Plugin version: 9, Core version: 1\n\nTo fix": "protocol version mismatch: the plugin was built with an incompatible go-plugin",
-		"Unrecognized remote plugin message: hello\nFailed to read any lines":                     "Unrecognized remote plugin message: hello",
-		"plain": "plain",
+func TestParseHandshake(t *testing.T) {
+	good := map[string]string{
+		"1|1|unix|/dev/shm/rung-plugins/plugin123|grpc|": "/dev/shm/rung-plugins/plugin123",
+		"1|1|unix|/tmp/plugin9|grpc":                     "/tmp/plugin9",
+		"1|1|unix|/tmp/plugin9|grpc||true":               "/tmp/plugin9",
 	}
-	for in, want := range cases {
-		if got := handshakeError(errors.New(in)).Error(); got != want {
-			t.Errorf("%q → %q, want %q", in, got, want)
+	for in, want := range good {
+		if got, err := parseHandshake(in); err != nil || got != want {
+			t.Errorf("%q → %q, %v; want %q", in, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"1|3|unix|/tmp/p|grpc|":         "protocol version mismatch: the plugin speaks stage protocol 3, rung speaks 1",
+		"9|1|unix|/tmp/p|grpc|":         "protocol version mismatch: the plugin was built with an incompatible go-plugin",
+		"this is not a handshake":       "not a go-plugin handshake",
+		"1|1|unix|/tmp/p|netrpc|":       "not grpc",
+		"1|1|tcp|127.0.0.1:1234|grpc|":  "not a unix socket",
+		"1|1|unix|relative/sock|grpc|":  "not a unix socket",
+		"1|1|unix|/tmp/p|grpc|MIIBcert": "TLS",
+	}
+	for in, want := range bad {
+		if _, err := parseHandshake(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q → %v, want %q", in, err, want)
 		}
 	}
 }

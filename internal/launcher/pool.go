@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/rung-runtime/rung/internal/logging"
-	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/wire"
 )
 
 // EnvPool overrides the config's pool setting for one command: a Go
@@ -77,7 +77,7 @@ func memberFor(s Spec, path string) (*member, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "rung-pool %d\x00%s\x00%d %d %d %d.%d\x00%s\x00",
-		sdk.ProtocolVersion, path, m.bin.Dev, m.bin.Ino, m.bin.Size,
+		wire.ProtocolVersion, path, m.bin.Dev, m.bin.Ino, m.bin.Size,
 		m.bin.Mtim.Sec, m.bin.Mtim.Nsec, strings.ToLower(s.SHA256))
 	for _, a := range s.Args {
 		fmt.Fprintf(h, "%d:%s\x00", len(a), a)
@@ -167,7 +167,7 @@ func DialWarm(ctx context.Context, sock string, check func(net.Conn) error) (*gr
 }
 
 func (m *member) verify(c net.Conn) error {
-	cred, err := sdk.PeerCred(c)
+	cred, err := wire.PeerCred(c)
 	if err != nil {
 		return fmt.Errorf("%s: peer credentials: %w", m.sock, err)
 	}
@@ -242,9 +242,9 @@ func StartWarm(ctx context.Context, bin *os.File, path string, args []string, so
 		// all of them.
 		Env: []string{
 			"PATH=" + warmPath,
-			sdk.Handshake.MagicCookieKey + "=" + sdk.Handshake.MagicCookieValue,
-			sdk.EnvPoolFD + "=4",
-			sdk.EnvPoolIdle + "=" + idle.String(),
+			wire.CookieKey + "=" + wire.CookieValue,
+			wire.EnvPoolFD + "=4",
+			wire.EnvPoolIdle + "=" + idle.String(),
 		},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -254,7 +254,7 @@ func StartWarm(ctx context.Context, bin *os.File, path string, args []string, so
 		return 0, fmt.Errorf("starting %s: %w", path, err)
 	}
 	line, err := readLine(ctx, out, timeout)
-	if err == nil && line == fmt.Sprintf("%s %d", sdk.PoolReady, sdk.ProtocolVersion) {
+	if err == nil && line == fmt.Sprintf("%s %d", wire.PoolReady, wire.ProtocolVersion) {
 		pid := cmd.Process.Pid
 		return pid, cmd.Process.Release()
 	}
@@ -264,10 +264,10 @@ func StartWarm(ctx context.Context, bin *os.File, path string, args []string, so
 	switch {
 	case err != nil:
 		return 0, err
-	case !strings.HasPrefix(line, sdk.PoolReady+" "):
+	case !strings.HasPrefix(line, wire.PoolReady+" "):
 		return 0, ErrNoPool
 	}
-	return 0, fmt.Errorf("protocol version mismatch: %q, rung speaks %d", line, sdk.ProtocolVersion)
+	return 0, fmt.Errorf("protocol version mismatch: %q, rung speaks %d", line, wire.ProtocolVersion)
 }
 
 // bindSocket binds a fresh socket at path, replacing a dead one there

@@ -117,7 +117,7 @@ func TestWarmPluginServesManyCommands(t *testing.T) {
 	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
 	stopWarm(t, s)
 	first := launchWarm(t, s)
-	if first.client != nil || first.warm == nil {
+	if first.proc != nil || first.warm == nil {
 		t.Fatalf("plugin was launched for the command, not kept warm")
 	}
 	pid := warmPid(t, s)
@@ -260,7 +260,7 @@ func TestPluginWithoutPoolIsLaunchedPerCommand(t *testing.T) {
 	t.Cleanup(func() { os.Remove(m.oneshot); os.Remove(m.lock); os.Remove(m.sock) })
 	for i := 0; i < 2; i++ {
 		p := launchWarm(t, s)
-		if p.client == nil || p.warm != nil {
+		if p.proc == nil || p.warm != nil {
 			t.Errorf("launch %d: want a per-command plugin", i)
 		}
 		p.Close()

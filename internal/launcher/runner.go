@@ -5,10 +5,10 @@ import (
 	"syscall"
 )
 
-// ShieldStdin points os.Stdin at /dev/null and returns the real stdin.
-// go-plugin gives every plugin os.Stdin, which in a non-tty create is the
-// container's stdin; plugin stdio must never be the container's. Call it
-// once at start-up, before any plugin is launched.
+// ShieldStdin points os.Stdin at /dev/null and returns the real stdin,
+// which in a non-tty create is the container's: only the code that hands it
+// to the container gets it, and nothing else the host starts (a plugin, a
+// hook) can inherit it by way of os.Stdin. Call it once at start-up.
 func ShieldStdin() *os.File {
 	real := os.Stdin
 	if null, err := os.Open(os.DevNull); err == nil {

@@ -1,6 +1,6 @@
 // Package logging writes rung's log in runc's shapes, so containerd's shim
 // and podman read it unchanged: JSON lines {"level","msg","time"} or logrus
-// text. Plugin logs (hclog JSON from go-plugin) are rewritten into the same
+// text. Plugin logs (hclog JSON on a plugin's stderr) are rewritten into the same
 // shape, so the one log holds host and plugins alike.
 package logging
 
@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,29 +132,20 @@ func (l *Logger) Error(err error) {
 	l.write("error", msg, nil)
 }
 
-// Plugin returns an hclog logger for go-plugin whose lines (the host's and
-// the plugin's own, relayed) land in this log.
-func (l *Logger) Plugin(name string) hclog.Logger {
-	// go-plugin narrates every launch and exit at info; only --debug wants it.
-	level := hclog.Warn
-	if l.debug {
-		level = hclog.Debug
-	}
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       name,
-		Level:      level,
-		Output:     &hclogAdapter{l: l},
-		JSONFormat: true,
-	})
+// PluginLog is where a plugin's stderr goes: its hclog JSON lines (the
+// SDK's Logger) become lines of this log, named after the plugin. Without
+// --debug only its warnings and errors are kept, and a Go panic's trace;
+// other text on its stderr is debug.
+func (l *Logger) PluginLog(name string) io.Writer { return &pluginLog{l: l, name: name} }
+
+type pluginLog struct {
+	l     *Logger
+	name  string
+	buf   []byte
+	panic bool
 }
 
-// hclogAdapter turns hclog JSON lines into this logger's shape.
-type hclogAdapter struct {
-	l   *Logger
-	buf []byte
-}
-
-func (a *hclogAdapter) Write(p []byte) (int, error) {
+func (a *pluginLog) Write(p []byte) (int, error) {
 	a.buf = append(a.buf, p...)
 	for {
 		i := bytes.IndexByte(a.buf, '\n')
@@ -168,10 +158,18 @@ func (a *hclogAdapter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (a *hclogAdapter) line(b []byte) {
+func (a *pluginLog) line(b []byte) {
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		a.l.write("debug", string(b), nil)
+		text := string(b)
+		if strings.HasPrefix(text, "panic: ") || strings.HasPrefix(text, "fatal error: ") {
+			a.panic = true
+		}
+		level := "debug"
+		if a.panic {
+			level = "warning"
+		}
+		a.l.write(level, a.name+": "+text, nil)
 		return
 	}
 	level, _ := m["@level"].(string)
@@ -186,14 +184,15 @@ func (a *hclogAdapter) line(b []byte) {
 		}
 	}
 	switch level {
-	case "trace":
-		level = "debug"
 	case "warn":
 		level = "warning"
 	case "error":
 		// A plugin's error line is not the command's error; keep containerd's
 		// "last error line" for the host's own message.
 		level = "warning"
+	default:
+		// Plugins narrate every call at info and below; only --debug wants it.
+		level = "debug"
 	}
-	a.l.write(level, msg, fields)
+	a.l.write(level, a.name+": "+msg, fields)
 }

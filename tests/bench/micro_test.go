@@ -42,9 +42,9 @@ func pluginSpecs(b *testing.B) []launcher.Spec {
 	return launcher.Defaults()
 }
 
-// BenchmarkLaunch is the host's LaunchAll (fork+exec, go-plugin handshake,
-// gRPC dial, Describe) and then Set.Close (go-plugin's graceful Kill, one
-// plugin after another), reported apart.
+// BenchmarkLaunch is the host's LaunchAll (fork+exec, go-plugin's handshake
+// line, gRPC dial, Describe) and then Set.Close (kill and reap, all at
+// once), reported apart.
 func BenchmarkLaunch(b *testing.B) {
 	all := pluginSpecs(b)
 	cases := map[string][]launcher.Spec{"four": all}
@@ -70,7 +70,7 @@ func BenchmarkLaunch(b *testing.B) {
 			_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &after)
 			b.ReportMetric(ms(launch)/float64(b.N), "launch-ms")
 			b.ReportMetric(ms(closing)/float64(b.N), "close-ms")
-			// CPU of the plugin processes themselves (go-plugin reaps them).
+			// CPU of the plugin processes themselves (the launcher reaps them).
 			cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) / time.Duration(b.N)
 			b.ReportMetric(ms(cpu), "plugin-cpu-ms")
 			// Not ru_maxrss: a vforked child's is charged with the parent's
