@@ -27,9 +27,12 @@
 //
 //	func main() { sdk.Serve(hello{}) }
 //
-// The host calls Describe once per launch, then Validate and Prepare during
-// create, Attach once the container's init exists (stopped before it runs any
-// user code), and Destroy on delete. Effects a plugin can make from outside the
+// The host calls Describe once per launch (a warm plugin: once per
+// process), Validate and Prepare during create (the SDK lets the host fold
+// Validate into the Prepare call: the plugin's Validate runs first all the
+// same), Attach once the container's init exists (stopped before it runs
+// any user code; not at all if Description.NoAttach says it does nothing),
+// and Destroy on delete. Effects a plugin can make from outside the
 // container it makes itself, in Prepare or Attach; effects only the container's
 // own process can make it returns as typed Actions in its Plan, which the init
 // applies at fixed points. Destroy must be idempotent and must cope with a

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -99,7 +100,10 @@ func detachStdio() {
 // the idle time it unlinks its socket and ends the plugin. It unlinks
 // before it stops accepting, and only the socket it was given: a host that
 // finds the name gone or refused starts a new plugin under that name, and
-// the old one must not take the new one's socket with it.
+// the old one must not take the new one's socket with it. A host that
+// connected just before the unlink waits in the backlog, and is served,
+// not reset: it may skip Describe (hosts keep its answer per process), so
+// its first call may be one that must not be lost, such as a Prepare.
 type poolListener struct {
 	net.Listener
 	path string
@@ -123,14 +127,15 @@ func (l *poolListener) Accept() (net.Conn, error) {
 		// socket someone passed on from serving them.
 		if !peerIsSelf(c) {
 			c.Close()
+			l.mu.Lock()
+			closing := l.closing
+			l.mu.Unlock()
+			if closing {
+				go l.expire()
+			}
 			continue
 		}
 		l.mu.Lock()
-		if l.closing {
-			l.mu.Unlock()
-			c.Close()
-			continue
-		}
 		l.conns++
 		if l.timer != nil {
 			l.timer.Stop()
@@ -149,28 +154,62 @@ func (l *poolListener) armIdle() {
 	l.timer = time.AfterFunc(l.idle, l.expire)
 }
 
+// expire ends the plugin if no host is connected or waiting. Once the
+// name is unlinked no connection can arrive but those already queued;
+// while one is, Accept takes it, and its close runs expire again.
 func (l *poolListener) expire() {
 	l.mu.Lock()
-	if l.conns > 0 || l.closing {
+	if l.conns > 0 {
 		l.mu.Unlock()
 		return
 	}
-	l.closing = true
-	var st unix.Stat_t
-	if unix.Lstat(l.path, &st) == nil && st.Ino == l.ino {
-		_ = unix.Unlink(l.path)
+	if !l.closing {
+		l.closing = true
+		var st unix.Stat_t
+		if unix.Lstat(l.path, &st) == nil && st.Ino == l.ino {
+			_ = unix.Unlink(l.path)
+		}
+	}
+	if l.queued() {
+		l.mu.Unlock()
+		return
 	}
 	l.Listener.Close()
 	l.mu.Unlock()
 	l.onIdle()
 }
 
+// queued says whether a connection waits in the listen backlog.
+func (l *poolListener) queued() bool {
+	sc, ok := l.Listener.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	_ = raw.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		ready = err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
+	})
+	return ready
+}
+
 func (l *poolListener) released() {
 	l.mu.Lock()
 	l.conns--
 	last := l.conns == 0
+	closing := l.closing
 	l.mu.Unlock()
-	if last {
+	switch {
+	case last && closing:
+		// Not on this goroutine: gRPC's transport closes the connection,
+		// and the plugin's stop waits for its transports.
+		go l.expire()
+	case last:
 		l.armIdle()
 	}
 }

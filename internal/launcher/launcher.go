@@ -315,7 +315,7 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 		// A warm plugin that goes idle just as we dial it answers nothing;
 		// the second try starts a new one.
 		for try := 0; try < 2; try++ {
-			cc, err := dialWarm(ctx, log, s, path, idle)
+			cc, m, err := dialWarm(ctx, log, s, path, idle)
 			if errors.Is(err, ErrNoPool) {
 				break
 			}
@@ -323,8 +323,16 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 				return nil, fmt.Errorf("%s: warm plugin: %w", p.Label(), err)
 			}
 			p.warm, p.conn = cc, wire.NewConn(cc)
+			// A kept answer the host could not use is asked again (and
+			// replaced) rather than trusted or fatal.
+			if d := m.cachedDescription(); d != nil && d.ProtocolVersion == wire.ProtocolVersion &&
+				d.Stage == s.Stage && CheckDescription(d) == nil {
+				p.Desc = d
+				return p, nil
+			}
 			err = p.describe(ctx)
 			if err == nil {
+				m.keepDescription(p.Desc)
 				return p, nil
 			}
 			if !errors.Is(err, errWarmGone) || try == 1 {
@@ -366,7 +374,6 @@ func (p *Plugin) launch(ctx context.Context, log *logging.Logger) error {
 // describe asks Describe and checks the answer; on any problem it ends the
 // plugin.
 func (p *Plugin) describe(ctx context.Context) error {
-	s := p.Spec
 	var rpcErr error
 	err := p.Call(ctx, "describe", func(ctx context.Context) error {
 		p.Desc, rpcErr = p.conn.Stage.Describe(ctx, &stagev1.DescribeRequest{})
@@ -379,6 +386,7 @@ func (p *Plugin) describe(ctx context.Context) error {
 		}
 		return err
 	}
+	s := p.Spec
 	if p.Desc.ProtocolVersion != wire.ProtocolVersion {
 		p.Close()
 		return fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, wire.ProtocolVersion)
@@ -595,6 +603,9 @@ func sweepStaleSockets(dir string) {
 		}
 		if errors.Is(err, unix.ECONNREFUSED) {
 			_ = os.Remove(path)
+			if base, ok := strings.CutSuffix(path, ".sock"); ok && strings.HasPrefix(n, "warm-") {
+				_ = os.Remove(base + ".desc") // kept for a process that is gone
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,8 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/internal/state"
+	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk/wire"
 )
 
@@ -62,8 +66,10 @@ var ErrNoPool = errors.New("no warm plugin")
 // warm plugin runs, the kernel refuses writes to its binary (ETXTBSY), so
 // what it was verified as at its start is what it still runs.
 type member struct {
-	sock, lock, oneshot string
-	bin                 unix.Stat_t
+	sock, lock, oneshot, desc string
+	bin                       unix.Stat_t
+	// peer is the verified pid at the other end of the last connection.
+	peer int
 }
 
 func memberFor(s Spec, path string) (*member, error) {
@@ -89,37 +95,91 @@ func memberFor(s Spec, path string) (*member, error) {
 		}
 	}
 	name := filepath.Join(dir, "warm-"+hex.EncodeToString(h.Sum(nil))[:24])
-	m.sock, m.lock, m.oneshot = name+".sock", name+".lock", name+".oneshot"
+	m.sock, m.lock, m.oneshot, m.desc = name+".sock", name+".lock", name+".oneshot", name+".desc"
 	return m, nil
 }
 
 // dialWarm connects to s's warm plugin, starting it when none is running.
-func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) (*grpc.ClientConn, error) {
+func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idle time.Duration) (*grpc.ClientConn, *member, error) {
 	m, err := memberFor(s, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := os.Lstat(m.oneshot); err == nil {
-		return nil, ErrNoPool
+		return nil, nil, ErrNoPool
 	}
 	cc, err := m.dial(ctx)
 	if err == nil || errors.Is(err, errImpostor) {
-		return cc, err
+		return cc, m, err
 	}
 	log.Debugf("warm plugin %s: %v; starting one", path, err)
 	unlock, err := lockFile(ctx, m.lock)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	// Whoever held the lock before us may have started it.
 	if cc, err := m.dial(ctx); err == nil || errors.Is(err, errImpostor) {
-		return cc, err
+		return cc, m, err
 	}
 	if err := m.start(ctx, log, s, path, idle); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m.dial(ctx)
+	cc, err = m.dial(ctx)
+	return cc, m, err
+}
+
+// A warm plugin's Describe answer is kept beside its socket for the process
+// that gave it (pid and start time), and later commands connected to that
+// process take it from there: one round trip fewer in each, ~1.5 ms of a
+// create here. A plugin that goes idle as a command connects still serves
+// that command (sdk's pool listener), so skipping the Describe loses no
+// check that the plugin is there.
+
+// cachedDescription is the kept answer of the process this member's
+// connection reached, or nil.
+func (m *member) cachedDescription() *stagev1.DescribeResponse {
+	b, err := os.ReadFile(m.desc)
+	if err != nil || m.peer == 0 {
+		return nil
+	}
+	head, body, ok := bytes.Cut(b, []byte("\n"))
+	if !ok || string(head) != m.processTag() {
+		return nil
+	}
+	d := &stagev1.DescribeResponse{}
+	if proto.Unmarshal(body, d) != nil {
+		return nil
+	}
+	return d
+}
+
+// keepDescription stores d for the process this member's connection reached.
+func (m *member) keepDescription(d *stagev1.DescribeResponse) {
+	tag := m.processTag()
+	body, err := proto.Marshal(d)
+	if err != nil || tag == "" {
+		return
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", m.desc, os.Getpid())
+	if err := os.WriteFile(tmp, append([]byte(tag+"\n"), body...), 0o600); err != nil {
+		return
+	}
+	if os.Rename(tmp, m.desc) != nil {
+		os.Remove(tmp)
+	}
+}
+
+// processTag names the peer process beyond its pid, which may be reused.
+func (m *member) processTag() string {
+	if m.peer == 0 {
+		return ""
+	}
+	st, err := state.ProcessStartTime(m.peer)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("pid %d start %d", m.peer, st)
 }
 
 var errImpostor = errors.New("warm plugin socket served by another program")
@@ -178,6 +238,7 @@ func (m *member) verify(c net.Conn) error {
 	if cred.Uid != 0 || exe.Dev != m.bin.Dev || exe.Ino != m.bin.Ino {
 		return fmt.Errorf("%w: %s (pid %d, uid %d)", errImpostor, m.sock, cred.Pid, cred.Uid)
 	}
+	m.peer = int(cred.Pid)
 	return nil
 }
 

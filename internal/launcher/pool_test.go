@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rung-runtime/rung/internal/logging"
+	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
 )
 
@@ -99,6 +102,7 @@ func stopWarm(t *testing.T, s Spec) {
 		if m, err := memberFor(s, path); err == nil {
 			os.Remove(m.sock)
 			os.Remove(m.lock)
+			os.Remove(m.desc)
 		}
 	})
 }
@@ -194,6 +198,56 @@ func TestWarmPluginExitsWhenIdleAndIsStartedAgain(t *testing.T) {
 		t.Errorf("idle plugin left its socket: %v", err)
 	}
 	wantNewWarm(t, s, pid, "after the idle exit")
+}
+
+// A warm plugin's Describe answer is kept for its process: the next
+// command takes it from the file (a doctored name there shows it was used),
+// and an answer kept for another process is not used but replaced.
+func TestWarmDescribeIsKeptPerProcess(t *testing.T) {
+	dir := buildPlugins(t)
+	s := Spec{Stage: "hello", Binary: filepath.Join(dir, "hello"), PoolIdle: time.Minute}
+	stopWarm(t, s)
+	first := launchWarm(t, s)
+	first.Close()
+	pid := warmPid(t, s)
+	path, _ := Resolve(s)
+	m, _ := memberFor(s, path)
+	m.peer = pid
+	tag := m.processTag()
+	b, err := os.ReadFile(m.desc)
+	if err != nil || !bytes.HasPrefix(b, []byte(tag+"\n")) {
+		t.Fatalf("kept answer %q, %v; want it tagged %q", b, err, tag)
+	}
+	keep := func(tag, name string) {
+		d := proto.Clone(first.Desc).(*stagev1.DescribeResponse)
+		d.Name = name
+		body, _ := proto.Marshal(d)
+		if err := os.WriteFile(m.desc, append([]byte(tag+"\n"), body...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep(tag, "kept-answer")
+	p := launchWarm(t, s)
+	if p.Desc.GetName() != "kept-answer" {
+		t.Errorf("second command asked Describe (name %q) instead of using the kept answer", p.Desc.GetName())
+	}
+	p.Close()
+	keep(fmt.Sprintf("pid %d start 1", pid), "stale-answer")
+	p = launchWarm(t, s)
+	if p.Desc.GetName() != first.Desc.GetName() {
+		t.Errorf("an answer kept for another process was used: name %q", p.Desc.GetName())
+	}
+	p.Close()
+	if b, _ := os.ReadFile(m.desc); !bytes.HasPrefix(b, []byte(tag+"\n")) {
+		t.Errorf("the stale answer was not replaced: %q", b)
+	}
+	// A kept answer the host cannot use is asked again, not trusted.
+	keep(tag, "two\nlines")
+	p = launchWarm(t, s)
+	if p.Desc.GetName() != first.Desc.GetName() {
+		t.Errorf("an unusable kept answer was used: name %q", p.Desc.GetName())
+	}
+	p.Close()
 }
 
 // wantNewWarm launches s and checks it reached a new warm plugin, not old.
