@@ -90,9 +90,12 @@ func startProcess(ctx context.Context, bin *os.File, path string, args []string,
 	lines := make(chan string, 1)
 	go func() {
 		// Only the first line matters: go-plugin's server moves its stdout to
-		// a pipe of its own right after it.
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		// a pipe of its own right after it. Anything else written to the
+		// descriptor is drained, so it never blocks the plugin.
+		r := bufio.NewReader(stdout)
+		line, _ := r.ReadString('\n')
 		lines <- line
+		_, _ = io.Copy(io.Discard, r)
 	}()
 	go func() {
 		p.state, _ = cmd.Process.Wait()

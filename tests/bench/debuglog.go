@@ -67,13 +67,13 @@ func parseCreateLog(r io.Reader) createLog {
 // stageNames explains each interval, named by the mark that ends it, in
 // terms of what create.go and spawn.go do between the two log lines.
 var stageNames = []struct{ end, what string }{
-	{"launched", "launch 4 plugins + Describe (overlaps reading config.json)"},
-	{"prepare", "Validate x4, reserve state dir"},
-	{"prepared", "Prepare x4"},
+	{"launched", "launch 4 plugins + Describe, or dial 4 warm ones (overlaps reading config.json)"},
+	{"prepare", "Validate of plugins that cannot validate in Prepare (none built in), reserve state dir"},
+	{"prepared", "Prepare x4, each validating first"},
 	{"spawn", "plan, exec fifo, seal of rung (overlay or memfd), encode bootstrap"},
 	{"spawned", "clone+exec the bootstrap (cmd.Start)"},
 	{"attach", "bootstrap: namespaces created, pid reported"},
-	{"attached", "Attach x4"},
+	{"attached", "Attach of the stages without no_attach (namespaces, cgroups)"},
 	{"forked", "release bootstrap, init forked, bootstrap reaped"},
 	{"created", "init: Go start, rootfs, pivot, ready on the fifo"},
 }

@@ -560,7 +560,7 @@ func (bn *bench) debugOne(rung *runtime) error {
 		row(st.end, s, st.what, cum)
 	}
 	cum += teardown.median()
-	row("teardown", teardown, "Kill the 4 plugins (one by one), exit", cum)
+	row("teardown", teardown, "end the plugins (kill all at once; warm: close the connections), exit", cum)
 	fmt.Fprintf(&b, "  %-9s %-26s (wall of create under --debug; it logs more than a plain create)", "wall", fmtMs(wall))
 	bn.note("%s", b.String())
 	return nil

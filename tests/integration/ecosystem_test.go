@@ -182,48 +182,37 @@ func TestExtraStageFailures(t *testing.T) {
 	}
 }
 
-// A stage that declares no_attach is not asked to Attach (the misbehave
-// plugin's Attach fails in that mode), and the container runs.
-func TestNoAttachStageNotCalled(t *testing.T) {
-	tu.RequireRung(t, "extra stages")
-	bin := buildPlugin(t, "sdk/stagetest/internal/misbehave")
-	rt, snap := setup(t)
-	withConfig(t, rt, entry{"plugins": []entry{{"stage": "extra", "binary": bin, "args": []string{"extra", "no-attach"}}}})
-	id := tu.ID(t)
-	c := rt.Create(t, id, tu.Bundle(t, tu.Shell("echo ran")))
-	rt.Start(t, id)
-	c.WaitOutput(t, "ran\n")
-	rt.WaitStatus(t, id, specs.StateStopped)
-	rt.MustDelete(t, id, false)
-	tu.CheckNoLeaks(t, snap, id)
-}
-
 // A well-behaved extra stage joins the pipeline with no change to the host,
-// and its state is destroyed with the container.
+// and its state is destroyed with the container. In mode no-attach it
+// declares no_attach and fails any Attach: the host must not call it.
 func TestExtraStageJoins(t *testing.T) {
 	tu.RequireRung(t, "extra stages")
 	bin := buildPlugin(t, "sdk/stagetest/internal/misbehave")
-	rt, snap := setup(t)
-	withConfig(t, rt, entry{"plugins": []entry{{"stage": "extra", "binary": bin, "args": []string{"extra", "ok"}}}})
-	id := tu.ID(t)
-	c := rt.Create(t, id, tu.Bundle(t, tu.Shell("echo joined")))
-	b, err := os.ReadFile(filepath.Join(rt.Root, id, "state.json"))
-	must(t, err)
-	var st struct {
-		Plugins map[string]struct {
-			Binary string            `json:"binary"`
-			State  map[string]string `json:"state"`
-		} `json:"plugins"`
+	for _, mode := range []string{"ok", "no-attach"} {
+		t.Run(mode, func(t *testing.T) {
+			rt, snap := setup(t)
+			withConfig(t, rt, entry{"plugins": []entry{{"stage": "extra", "binary": bin, "args": []string{"extra", mode}}}})
+			id := tu.ID(t)
+			c := rt.Create(t, id, tu.Bundle(t, tu.Shell("echo joined")))
+			b, err := os.ReadFile(filepath.Join(rt.Root, id, "state.json"))
+			must(t, err)
+			var st struct {
+				Plugins map[string]struct {
+					Binary string            `json:"binary"`
+					State  map[string]string `json:"state"`
+				} `json:"plugins"`
+			}
+			must(t, json.Unmarshal(b, &st))
+			if r := st.Plugins["extra"]; r.Binary != bin || r.State["prepared"] != "yes" {
+				t.Errorf("state.json plugins[extra] = %+v, want the misbehave binary and its state", r)
+			}
+			rt.Start(t, id)
+			c.WaitOutput(t, "joined\n")
+			rt.WaitStatus(t, id, specs.StateStopped)
+			rt.MustDelete(t, id, false)
+			tu.CheckNoLeaks(t, snap, id)
+		})
 	}
-	must(t, json.Unmarshal(b, &st))
-	if r := st.Plugins["extra"]; r.Binary != bin || r.State["prepared"] != "yes" {
-		t.Errorf("state.json plugins[extra] = %+v, want the misbehave binary and its state", r)
-	}
-	rt.Start(t, id)
-	c.WaitOutput(t, "joined\n")
-	rt.WaitStatus(t, id, specs.StateStopped)
-	rt.MustDelete(t, id, false)
-	tu.CheckNoLeaks(t, snap, id)
 }
 
 func requireLandlock(t *testing.T) {
