@@ -232,6 +232,7 @@ type Plugin struct {
 	// warm is the connection to a warm plugin; closing it leaves the
 	// plugin running for the next command.
 	warm *grpc.ClientConn
+	log  *logging.Logger
 }
 
 // Name is the plugin's own name, or its binary before Describe answered.
@@ -267,7 +268,12 @@ func (p *Plugin) Call(ctx context.Context, what string, f func(ctx context.Conte
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := f(ctx); err != nil {
+	began := time.Now()
+	err := f(ctx)
+	if p.log != nil && p.log.Debugging() {
+		p.log.Debug("plugin call", "stage", p.Spec.Stage, "call", what, "ms", logging.MsSince(began))
+	}
+	if err != nil {
 		// gRPC hands the deadline to the plugin, whose server may reset the
 		// stream a moment before our own timer fires; a cancel we did not
 		// ask for is the deadline too.
@@ -301,7 +307,7 @@ func (p *Plugin) Close() {
 // Launch starts one plugin, or connects to its warm process, and asks
 // Describe.
 func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
-	p := &Plugin{Spec: s}
+	p := &Plugin{Spec: s, log: log}
 	path, err := Resolve(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Label(), err)

@@ -223,6 +223,10 @@ func DialWarm(ctx context.Context, sock string, check func(net.Conn) error) (*gr
 		first.Close()
 		return nil, err
 	}
+	// HTTP/2's preface exchange starts now, not at the first call: it then
+	// overlaps whatever the command does before that call (create reads
+	// the bundle), and the first call is one round trip.
+	cc.Connect()
 	return cc, nil
 }
 

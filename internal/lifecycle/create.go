@@ -94,7 +94,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 		return fmt.Errorf("container %q: %w", opts.ID, l.err)
 	}
 	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began, foldValidate: true}
-	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", msSince(began))
+	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", logging.MsSince(began))
 	defer func() {
 		if err == nil && env.KeepWarm {
 			c.plugins = env.keepWarm(c.plugins)
@@ -128,7 +128,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 
 func (c *creation) step(s string) error {
 	c.rec.Steps = append(c.rec.Steps, s)
-	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s, "ms", msSince(c.began))
+	c.env.Log.Debug("create step", "container", c.opts.ID, "step", s, "ms", logging.MsSince(c.began))
 	if !unsaved[s] {
 		if err := c.saver.Save(c.rec); err != nil {
 			return err

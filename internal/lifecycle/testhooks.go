@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"os"
 	"syscall"
-	"time"
 )
 
 // dieAt lets the crash-consistency tests kill `rung create` at an exact
@@ -15,5 +14,3 @@ func dieAt(step string) {
 		select {}
 	}
 }
-
-func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

@@ -62,6 +62,10 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
+// MsSince is the milliseconds since t, to the microsecond, as the debug
+// log's timing fields give them.
+func MsSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
 // Debugging says whether --debug was given.
 func (l *Logger) Debugging() bool { return l.debug }
 
