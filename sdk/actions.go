@@ -37,3 +37,8 @@ func TimeOffsetsAction(o *stagev1.TimeOffsets) *stagev1.Action {
 func LandlockAction(l *stagev1.Landlock) *stagev1.Action {
 	return &stagev1.Action{Kind: &stagev1.Action_Landlock{Landlock: l}}
 }
+
+// LoopbackAction has the init bring up lo in the network namespace it created.
+func LoopbackAction() *stagev1.Action {
+	return &stagev1.Action{Kind: &stagev1.Action_Loopback{Loopback: &stagev1.Loopback{}}}
+}

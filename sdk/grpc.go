@@ -136,7 +136,7 @@ func (s *stageServer) Prepare(ctx context.Context, req *stagev1.PrepareRequest) 
 	if plan == nil {
 		plan = &Plan{}
 	}
-	return &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions}, nil
+	return &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions, SkipAttach: plan.SkipAttach}, nil
 }
 
 func (s *stageServer) Attach(ctx context.Context, req *stagev1.AttachRequest) (*stagev1.AttachResponse, error) {

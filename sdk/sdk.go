@@ -84,6 +84,9 @@ type Plan struct {
 	State map[string]string
 	// Actions are applied by the container init (or, for placement, the host).
 	Actions []*stagev1.Action
+	// SkipAttach says Attach has nothing to do for this container, so the
+	// host does not call it (Description.NoAttach says so for all).
+	SkipAttach bool
 }
 
 // FieldError is a validation error about one spec field.

@@ -37,6 +37,8 @@ type Plan struct {
 	ProcAttrs  []ProcAttr `json:"procAttrs,omitempty"`
 	MountLabel string     `json:"mountLabel,omitempty"`
 	Landlock   []Landlock `json:"landlock,omitempty"`
+	// Loopback brings lo up in the init's new network namespace first.
+	Loopback bool `json:"loopback,omitempty"`
 }
 
 // Config is everything the init needs, sent by the host after Attach.

@@ -66,6 +66,11 @@ func run(sock *os.File, cfg *Config) error {
 		return fmt.Errorf("setsid: %w", err)
 	}
 
+	if !cfg.Exec && cfg.Plan.Loopback {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if cfg.Exec && cfg.ExecRoot != "" {
 		if err := unix.Chroot(cfg.ExecRoot); err != nil {
 			return fmt.Errorf("entering the container's root %s: %w", cfg.ExecRoot, err)
@@ -321,6 +326,32 @@ func askHost(sock *os.File, what string) error {
 	}
 	if m.Type != MsgHooksOK {
 		return fmt.Errorf("host refused %s: %s", what, m.Error)
+	}
+	return nil
+}
+
+// loopbackUp sets lo up in this process's network namespace, a new one a
+// stage planned: an ioctl, as runc's init does it, where the plugin would
+// have to enter the namespace from outside in a round of its own.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: reading the flags of lo: %w", err)
+	}
+	if ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: setting lo up: %w", err)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 
 // wireVersion changes whenever Config, Plan or the messages change in a way
 // an older init would misread.
-const wireVersion = 1
+const wireVersion = 2
 
 // BuildID names the build of this init protocol: the host and the init it
 // starts (rung itself, or a separately installed rung-init) must agree.

@@ -460,7 +460,7 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 	if err != nil {
 		return 0, fmt.Errorf("container %q: %w", opts.ID, err)
 	}
-	c := &creation{env: env, opts: CreateOptions{ID: opts.ID, Bundle: opts.Bundle, PidFile: opts.PidFile},
+	c := &creation{env: env, restoring: true, opts: CreateOptions{ID: opts.ID, Bundle: opts.Bundle, PidFile: opts.PidFile},
 		bundle: bundle, plugins: set, began: time.Now()}
 	defer func() { set.Close() }()
 	if err := c.validate(ctx); err != nil {

@@ -59,8 +59,11 @@ type creation struct {
 	spawner *spawner
 	began   time.Time
 	saver   *state.Saver
-	// foldValidate lets plugins that declare it validate inside Prepare.
-	foldValidate bool
+	// restoring is a CRIU restore, which asks every stage everything:
+	// Validate apart (only the cgroup stage then prepares), and Attach.
+	restoring bool
+	// skipAttach are the stages whose Prepare said Attach has nothing to do.
+	skipAttach map[string]bool
 }
 
 // Create makes the container and leaves its init waiting on the exec fifo.
@@ -93,7 +96,7 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	if l.err != nil {
 		return fmt.Errorf("container %q: %w", opts.ID, l.err)
 	}
-	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began, foldValidate: true}
+	c := &creation{env: env, opts: opts, bundle: bundle, plugins: l.set, began: began}
 	env.Log.Debug("plugins launched and bundle read", "container", opts.ID, "ms", logging.MsSince(began))
 	defer func() {
 		if err == nil && env.KeepWarm {
@@ -172,7 +175,7 @@ func (c *creation) validate(ctx context.Context) error {
 }
 
 func (c *creation) validatesInPrepare(p *launcher.Plugin) bool {
-	return c.foldValidate && p.Desc.GetValidatesInPrepare()
+	return !c.restoring && p.Desc.GetValidatesInPrepare()
 }
 
 func callValidate(ctx context.Context, p *launcher.Plugin, pc *stagev1.Container) error {
@@ -293,6 +296,12 @@ func (c *creation) prepare(ctx context.Context) error {
 				continue
 			}
 			r.Prepared, r.State = true, resp.GetState()
+			if resp.GetSkipAttach() && !c.restoring {
+				if c.skipAttach == nil {
+					c.skipAttach = map[string]bool{}
+				}
+				c.skipAttach[p.Spec.Stage] = true
+			}
 			acts, aerr := encodeActions(resp.GetActions())
 			if aerr != nil && err == nil {
 				err = fmt.Errorf("%s: prepare: %w", p.Label(), aerr)
@@ -387,7 +396,7 @@ func (c *creation) attach(ctx context.Context, pid int) error {
 	results := make([]map[string]string, len(c.plugins))
 	var ask launcher.Set
 	for _, p := range c.plugins {
-		if !p.Desc.GetNoAttach() {
+		if !p.Desc.GetNoAttach() && !c.skipAttach[p.Spec.Stage] {
 			ask = append(ask, p)
 		}
 	}

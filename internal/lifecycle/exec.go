@@ -125,7 +125,7 @@ func execPlan(ctx context.Context, env *Env, rec *state.Container, stored, spec 
 		var keep []*stagev1.Action
 		for _, a := range actions {
 			switch a.GetKind().(type) {
-			case *stagev1.Action_Namespace, *stagev1.Action_TimeOffsets, *stagev1.Action_Cgroup:
+			case *stagev1.Action_Namespace, *stagev1.Action_TimeOffsets, *stagev1.Action_Cgroup, *stagev1.Action_Loopback:
 				continue // the joined namespaces and cgroup stand for these
 			case *stagev1.Action_ProcAttr:
 				if !sameLSM {

@@ -81,6 +81,8 @@ func (pl *plan) fold(a *stagev1.Action) {
 			set.Rules = append(set.Rules, initproc.LandlockRule{Path: r.GetPath(), Access: r.GetAllowedAccess()})
 		}
 		pl.init.Landlock = append(pl.init.Landlock, set)
+	case *stagev1.Action_Loopback:
+		pl.init.Loopback = true
 	}
 }
 

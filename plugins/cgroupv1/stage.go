@@ -172,7 +172,9 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 	if unified != "" {
 		state[statePath], state[stateMount] = unified, t.host.Unified.Path
 	}
-	return &sdk.Plan{State: state, Actions: []*stagev1.Action{placement(cg, unified)}}, nil
+	// The host moves the init into every directory of the placement and
+	// fails the create if it cannot: Attach would only look again.
+	return &sdk.Plan{State: state, Actions: []*stagev1.Action{placement(cg, unified)}, SkipAttach: true}, nil
 }
 
 func putJSON(state map[string]string, key string, v any) error {

@@ -173,6 +173,9 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 			stateCreated: string(createdJSON),
 		},
 		Actions: []*stagev1.Action{sdk.CgroupAction(t.dir)},
+		// The host clones the init into the cgroup (or moves it there) and
+		// fails the create if it cannot: Attach would only look again.
+		SkipAttach: true,
 	}, nil
 }
 

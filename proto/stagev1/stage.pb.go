@@ -584,7 +584,10 @@ type PrepareResponse struct {
 	Actions []*Action `protobuf:"bytes,2,rep,name=actions,proto3" json:"actions,omitempty"`
 	// The field errors Prepare found when asked to validate; when set, the
 	// plugin made nothing and state and actions are empty.
-	Errors        []*FieldError `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	Errors []*FieldError `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
+	// Attach has nothing to do for this container: the host does not call it.
+	// (Describe's no_attach says the same for every container.)
+	SkipAttach    bool `protobuf:"varint,4,opt,name=skip_attach,json=skipAttach,proto3" json:"skip_attach,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -640,6 +643,13 @@ func (x *PrepareResponse) GetErrors() []*FieldError {
 	return nil
 }
 
+func (x *PrepareResponse) GetSkipAttach() bool {
+	if x != nil {
+		return x.SkipAttach
+	}
+	return false
+}
+
 // Action is the closed vocabulary of effects a plugin may ask the container
 // init (or the host, for placement) to perform. The init never runs plugin code.
 type Action struct {
@@ -653,6 +663,7 @@ type Action struct {
 	//	*Action_MountLabel
 	//	*Action_TimeOffsets
 	//	*Action_Landlock
+	//	*Action_Loopback
 	Kind          isAction_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -758,6 +769,15 @@ func (x *Action) GetLandlock() *Landlock {
 	return nil
 }
 
+func (x *Action) GetLoopback() *Loopback {
+	if x != nil {
+		if x, ok := x.Kind.(*Action_Loopback); ok {
+			return x.Loopback
+		}
+	}
+	return nil
+}
+
 type isAction_Kind interface {
 	isAction_Kind()
 }
@@ -790,6 +810,10 @@ type Action_Landlock struct {
 	Landlock *Landlock `protobuf:"bytes,7,opt,name=landlock,proto3,oneof"`
 }
 
+type Action_Loopback struct {
+	Loopback *Loopback `protobuf:"bytes,8,opt,name=loopback,proto3,oneof"`
+}
+
 func (*Action_Namespace) isAction_Kind() {}
 
 func (*Action_Cgroup) isAction_Kind() {}
@@ -803,6 +827,8 @@ func (*Action_MountLabel) isAction_Kind() {}
 func (*Action_TimeOffsets) isAction_Kind() {}
 
 func (*Action_Landlock) isAction_Kind() {}
+
+func (*Action_Loopback) isAction_Kind() {}
 
 // Namespace: create the namespace (path empty) or join the one at path. Applied
 // by the init's pre-Go bootstrap: joins first (user first), then creation.
@@ -1274,6 +1300,45 @@ func (x *LandlockPathRule) GetAllowedAccess() uint64 {
 	return 0
 }
 
+// Loopback has the init bring up the loopback interface of the network
+// namespace it created, before anything of the container runs (as runc's
+// init does), so no stage needs to enter that namespace from outside.
+type Loopback struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Loopback) Reset() {
+	*x = Loopback{}
+	mi := &file_stagev1_stage_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Loopback) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Loopback) ProtoMessage() {}
+
+func (x *Loopback) ProtoReflect() protoreflect.Message {
+	mi := &file_stagev1_stage_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Loopback.ProtoReflect.Descriptor instead.
+func (*Loopback) Descriptor() ([]byte, []int) {
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{18}
+}
+
 type AttachRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Container *Container             `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
@@ -1285,7 +1350,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[18]
+	mi := &file_stagev1_stage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1362,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[18]
+	mi := &file_stagev1_stage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1375,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{18}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AttachRequest) GetContainer() *Container {
@@ -1337,7 +1402,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[19]
+	mi := &file_stagev1_stage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1414,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[19]
+	mi := &file_stagev1_stage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1427,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{19}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AttachResponse) GetState() map[string]string {
@@ -1381,7 +1446,7 @@ type DestroyRequest struct {
 
 func (x *DestroyRequest) Reset() {
 	*x = DestroyRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[20]
+	mi := &file_stagev1_stage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1458,7 @@ func (x *DestroyRequest) String() string {
 func (*DestroyRequest) ProtoMessage() {}
 
 func (x *DestroyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[20]
+	mi := &file_stagev1_stage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1471,7 @@ func (x *DestroyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyRequest.ProtoReflect.Descriptor instead.
 func (*DestroyRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{20}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DestroyRequest) GetContainer() *Container {
@@ -1424,7 +1489,7 @@ type DestroyResponse struct {
 
 func (x *DestroyResponse) Reset() {
 	*x = DestroyResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[21]
+	mi := &file_stagev1_stage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1501,7 @@ func (x *DestroyResponse) String() string {
 func (*DestroyResponse) ProtoMessage() {}
 
 func (x *DestroyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[21]
+	mi := &file_stagev1_stage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1514,7 @@ func (x *DestroyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyResponse.ProtoReflect.Descriptor instead.
 func (*DestroyResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{21}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{22}
 }
 
 type ContainerRef struct {
@@ -1461,7 +1526,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_stagev1_stage_proto_msgTypes[22]
+	mi := &file_stagev1_stage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1538,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[22]
+	mi := &file_stagev1_stage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1551,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{22}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContainerRef) GetContainer() *Container {
@@ -1507,7 +1572,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[23]
+	mi := &file_stagev1_stage_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1584,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[23]
+	mi := &file_stagev1_stage_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1597,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{23}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateRequest) GetContainer() *Container {
@@ -1557,7 +1622,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[24]
+	mi := &file_stagev1_stage_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1634,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[24]
+	mi := &file_stagev1_stage_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1647,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{24}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{25}
 }
 
 type StatsRequest struct {
@@ -1594,7 +1659,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[25]
+	mi := &file_stagev1_stage_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1671,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[25]
+	mi := &file_stagev1_stage_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1684,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{25}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatsRequest) GetContainer() *Container {
@@ -1639,7 +1704,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[26]
+	mi := &file_stagev1_stage_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1716,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[26]
+	mi := &file_stagev1_stage_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1729,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{26}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatsResponse) GetStatsJson() []byte {
@@ -1683,7 +1748,7 @@ type PidsResponse struct {
 
 func (x *PidsResponse) Reset() {
 	*x = PidsResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[27]
+	mi := &file_stagev1_stage_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1760,7 @@ func (x *PidsResponse) String() string {
 func (*PidsResponse) ProtoMessage() {}
 
 func (x *PidsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[27]
+	mi := &file_stagev1_stage_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1773,7 @@ func (x *PidsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PidsResponse.ProtoReflect.Descriptor instead.
 func (*PidsResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{27}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PidsResponse) GetPids() []int32 {
@@ -1728,7 +1793,7 @@ type KillAllRequest struct {
 
 func (x *KillAllRequest) Reset() {
 	*x = KillAllRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[28]
+	mi := &file_stagev1_stage_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1805,7 @@ func (x *KillAllRequest) String() string {
 func (*KillAllRequest) ProtoMessage() {}
 
 func (x *KillAllRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[28]
+	mi := &file_stagev1_stage_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +1818,7 @@ func (x *KillAllRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAllRequest.ProtoReflect.Descriptor instead.
 func (*KillAllRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{28}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *KillAllRequest) GetContainer() *Container {
@@ -1779,7 +1844,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[29]
+	mi := &file_stagev1_stage_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1856,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[29]
+	mi := &file_stagev1_stage_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1869,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{29}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EventsRequest) GetContainer() *Container {
@@ -1825,7 +1890,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_stagev1_stage_proto_msgTypes[30]
+	mi := &file_stagev1_stage_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1902,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[30]
+	mi := &file_stagev1_stage_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1915,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{30}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Event) GetType() string {
@@ -1911,15 +1976,17 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x06errors\x18\x01 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\"d\n" +
 	"\x0ePrepareRequest\x126\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\x12\x1a\n" +
-	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\xf0\x01\n" +
+	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\x91\x02\n" +
 	"\x0fPrepareResponse\x12?\n" +
 	"\x05state\x18\x01 \x03(\v2).rung.stage.v1.PrepareResponse.StateEntryR\x05state\x12/\n" +
 	"\aactions\x18\x02 \x03(\v2\x15.rung.stage.v1.ActionR\aactions\x121\n" +
-	"\x06errors\x18\x03 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\x1a8\n" +
+	"\x06errors\x18\x03 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\x12\x1f\n" +
+	"\vskip_attach\x18\x04 \x01(\bR\n" +
+	"skipAttach\x1a8\n" +
 	"\n" +
 	"StateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xac\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe3\x03\n" +
 	"\x06Action\x128\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x18.rung.stage.v1.NamespaceH\x00R\tnamespace\x128\n" +
 	"\x06cgroup\x18\x02 \x01(\v2\x1e.rung.stage.v1.CgroupPlacementH\x00R\x06cgroup\x128\n" +
@@ -1928,7 +1995,8 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\vmount_label\x18\x05 \x01(\v2\x19.rung.stage.v1.MountLabelH\x00R\n" +
 	"mountLabel\x12?\n" +
 	"\ftime_offsets\x18\x06 \x01(\v2\x1a.rung.stage.v1.TimeOffsetsH\x00R\vtimeOffsets\x125\n" +
-	"\blandlock\x18\a \x01(\v2\x17.rung.stage.v1.LandlockH\x00R\blandlockB\x06\n" +
+	"\blandlock\x18\a \x01(\v2\x17.rung.stage.v1.LandlockH\x00R\blandlock\x125\n" +
+	"\bloopback\x18\b \x01(\v2\x17.rung.stage.v1.LoopbackH\x00R\bloopbackB\x06\n" +
 	"\x04kind\"Q\n" +
 	"\tNamespace\x120\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1c.rung.stage.v1.NamespaceTypeR\x04type\x12\x12\n" +
@@ -1958,7 +2026,9 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x11handled_access_fs\x18\x02 \x01(\x04R\x0fhandledAccessFs\"M\n" +
 	"\x10LandlockPathRule\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12%\n" +
-	"\x0eallowed_access\x18\x02 \x01(\x04R\rallowedAccess\"Y\n" +
+	"\x0eallowed_access\x18\x02 \x01(\x04R\rallowedAccess\"\n" +
+	"\n" +
+	"\bLoopback\"Y\n" +
 	"\rAttachRequest\x126\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\"\x8a\x01\n" +
@@ -2030,7 +2100,7 @@ func file_stagev1_stage_proto_rawDescGZIP() []byte {
 }
 
 var file_stagev1_stage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stagev1_stage_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_stagev1_stage_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_stagev1_stage_proto_goTypes = []any{
 	(NamespaceType)(0),       // 0: rung.stage.v1.NamespaceType
 	(*Empty)(nil),            // 1: rung.stage.v1.Empty
@@ -2051,31 +2121,32 @@ var file_stagev1_stage_proto_goTypes = []any{
 	(*TimeOffsets)(nil),      // 16: rung.stage.v1.TimeOffsets
 	(*Landlock)(nil),         // 17: rung.stage.v1.Landlock
 	(*LandlockPathRule)(nil), // 18: rung.stage.v1.LandlockPathRule
-	(*AttachRequest)(nil),    // 19: rung.stage.v1.AttachRequest
-	(*AttachResponse)(nil),   // 20: rung.stage.v1.AttachResponse
-	(*DestroyRequest)(nil),   // 21: rung.stage.v1.DestroyRequest
-	(*DestroyResponse)(nil),  // 22: rung.stage.v1.DestroyResponse
-	(*ContainerRef)(nil),     // 23: rung.stage.v1.ContainerRef
-	(*UpdateRequest)(nil),    // 24: rung.stage.v1.UpdateRequest
-	(*UpdateResponse)(nil),   // 25: rung.stage.v1.UpdateResponse
-	(*StatsRequest)(nil),     // 26: rung.stage.v1.StatsRequest
-	(*StatsResponse)(nil),    // 27: rung.stage.v1.StatsResponse
-	(*PidsResponse)(nil),     // 28: rung.stage.v1.PidsResponse
-	(*KillAllRequest)(nil),   // 29: rung.stage.v1.KillAllRequest
-	(*EventsRequest)(nil),    // 30: rung.stage.v1.EventsRequest
-	(*Event)(nil),            // 31: rung.stage.v1.Event
-	nil,                      // 32: rung.stage.v1.Container.StateEntry
-	nil,                      // 33: rung.stage.v1.Container.AnnotationsEntry
-	nil,                      // 34: rung.stage.v1.PrepareResponse.StateEntry
-	nil,                      // 35: rung.stage.v1.AttachResponse.StateEntry
+	(*Loopback)(nil),         // 19: rung.stage.v1.Loopback
+	(*AttachRequest)(nil),    // 20: rung.stage.v1.AttachRequest
+	(*AttachResponse)(nil),   // 21: rung.stage.v1.AttachResponse
+	(*DestroyRequest)(nil),   // 22: rung.stage.v1.DestroyRequest
+	(*DestroyResponse)(nil),  // 23: rung.stage.v1.DestroyResponse
+	(*ContainerRef)(nil),     // 24: rung.stage.v1.ContainerRef
+	(*UpdateRequest)(nil),    // 25: rung.stage.v1.UpdateRequest
+	(*UpdateResponse)(nil),   // 26: rung.stage.v1.UpdateResponse
+	(*StatsRequest)(nil),     // 27: rung.stage.v1.StatsRequest
+	(*StatsResponse)(nil),    // 28: rung.stage.v1.StatsResponse
+	(*PidsResponse)(nil),     // 29: rung.stage.v1.PidsResponse
+	(*KillAllRequest)(nil),   // 30: rung.stage.v1.KillAllRequest
+	(*EventsRequest)(nil),    // 31: rung.stage.v1.EventsRequest
+	(*Event)(nil),            // 32: rung.stage.v1.Event
+	nil,                      // 33: rung.stage.v1.Container.StateEntry
+	nil,                      // 34: rung.stage.v1.Container.AnnotationsEntry
+	nil,                      // 35: rung.stage.v1.PrepareResponse.StateEntry
+	nil,                      // 36: rung.stage.v1.AttachResponse.StateEntry
 }
 var file_stagev1_stage_proto_depIdxs = []int32{
-	32, // 0: rung.stage.v1.Container.state:type_name -> rung.stage.v1.Container.StateEntry
-	33, // 1: rung.stage.v1.Container.annotations:type_name -> rung.stage.v1.Container.AnnotationsEntry
+	33, // 0: rung.stage.v1.Container.state:type_name -> rung.stage.v1.Container.StateEntry
+	34, // 1: rung.stage.v1.Container.annotations:type_name -> rung.stage.v1.Container.AnnotationsEntry
 	4,  // 2: rung.stage.v1.ValidateRequest.container:type_name -> rung.stage.v1.Container
 	6,  // 3: rung.stage.v1.ValidateResponse.errors:type_name -> rung.stage.v1.FieldError
 	4,  // 4: rung.stage.v1.PrepareRequest.container:type_name -> rung.stage.v1.Container
-	34, // 5: rung.stage.v1.PrepareResponse.state:type_name -> rung.stage.v1.PrepareResponse.StateEntry
+	35, // 5: rung.stage.v1.PrepareResponse.state:type_name -> rung.stage.v1.PrepareResponse.StateEntry
 	10, // 6: rung.stage.v1.PrepareResponse.actions:type_name -> rung.stage.v1.Action
 	6,  // 7: rung.stage.v1.PrepareResponse.errors:type_name -> rung.stage.v1.FieldError
 	11, // 8: rung.stage.v1.Action.namespace:type_name -> rung.stage.v1.Namespace
@@ -2085,45 +2156,46 @@ var file_stagev1_stage_proto_depIdxs = []int32{
 	15, // 12: rung.stage.v1.Action.mount_label:type_name -> rung.stage.v1.MountLabel
 	16, // 13: rung.stage.v1.Action.time_offsets:type_name -> rung.stage.v1.TimeOffsets
 	17, // 14: rung.stage.v1.Action.landlock:type_name -> rung.stage.v1.Landlock
-	0,  // 15: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
-	18, // 16: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
-	4,  // 17: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
-	35, // 18: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
-	4,  // 19: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 20: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
-	4,  // 21: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 22: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 23: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 24: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
-	2,  // 25: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
-	5,  // 26: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
-	8,  // 27: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
-	19, // 28: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
-	21, // 29: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
-	24, // 30: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
-	26, // 31: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
-	23, // 32: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
-	23, // 33: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
-	23, // 34: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
-	29, // 35: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
-	30, // 36: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
-	3,  // 37: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
-	7,  // 38: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
-	9,  // 39: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
-	20, // 40: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
-	22, // 41: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
-	25, // 42: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
-	27, // 43: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
-	1,  // 44: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
-	1,  // 45: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
-	28, // 46: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
-	1,  // 47: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
-	31, // 48: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	19, // 15: rung.stage.v1.Action.loopback:type_name -> rung.stage.v1.Loopback
+	0,  // 16: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
+	18, // 17: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
+	4,  // 18: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
+	36, // 19: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
+	4,  // 20: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 21: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
+	4,  // 22: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 23: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 24: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 25: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
+	2,  // 26: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
+	5,  // 27: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
+	8,  // 28: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
+	20, // 29: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
+	22, // 30: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
+	25, // 31: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
+	27, // 32: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
+	24, // 33: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
+	24, // 34: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
+	24, // 35: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
+	30, // 36: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
+	31, // 37: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
+	3,  // 38: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
+	7,  // 39: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
+	9,  // 40: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
+	21, // 41: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
+	23, // 42: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
+	26, // 43: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
+	28, // 44: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
+	1,  // 45: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
+	1,  // 46: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
+	29, // 47: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
+	1,  // 48: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
+	32, // 49: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
+	38, // [38:50] is the sub-list for method output_type
+	26, // [26:38] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_stagev1_stage_proto_init() }
@@ -2139,6 +2211,7 @@ func file_stagev1_stage_proto_init() {
 		(*Action_MountLabel)(nil),
 		(*Action_TimeOffsets)(nil),
 		(*Action_Landlock)(nil),
+		(*Action_Loopback)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2146,7 +2219,7 @@ func file_stagev1_stage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stagev1_stage_proto_rawDesc), len(file_stagev1_stage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -130,6 +130,7 @@ func TestKitCatchesMisbehaviour(t *testing.T) {
 		"prepare-skips-validate": {"validate/in-prepare"},
 		"no-fold":                nil,
 		"no-attach":              {"attach"},
+		"skip-attach":            {"attach"}, // a restore still asks it
 		"destroy-once":           {"destroy", "destroy/half-made"},
 		"go-plugin-only":         nil,
 	}

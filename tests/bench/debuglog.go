@@ -73,7 +73,7 @@ var stageNames = []struct{ end, what string }{
 	{"spawn", "plan, exec fifo, seal of rung (overlay or memfd), encode bootstrap"},
 	{"spawned", "clone+exec the bootstrap (cmd.Start)"},
 	{"attach", "bootstrap: namespaces created, pid reported"},
-	{"attached", "Attach of the stages without no_attach (namespaces, cgroups)"},
+	{"attached", "Attach of the stages that need it (none without a user namespace)"},
 	{"forked", "release bootstrap, init forked, bootstrap reaped"},
 	{"created", "init: Go start, rootfs, pivot, ready on the fifo"},
 }

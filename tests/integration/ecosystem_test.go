@@ -184,11 +184,12 @@ func TestExtraStageFailures(t *testing.T) {
 
 // A well-behaved extra stage joins the pipeline with no change to the host,
 // and its state is destroyed with the container. In mode no-attach it
-// declares no_attach and fails any Attach: the host must not call it.
+// declares no_attach, in skip-attach its plan says skip_attach, and either
+// fails any Attach: the host must not call it.
 func TestExtraStageJoins(t *testing.T) {
 	tu.RequireRung(t, "extra stages")
 	bin := buildPlugin(t, "sdk/stagetest/internal/misbehave")
-	for _, mode := range []string{"ok", "no-attach"} {
+	for _, mode := range []string{"ok", "no-attach", "skip-attach"} {
 		t.Run(mode, func(t *testing.T) {
 			rt, snap := setup(t)
 			withConfig(t, rt, entry{"plugins": []entry{{"stage": "extra", "binary": bin, "args": []string{"extra", mode}}}})

@@ -214,12 +214,17 @@ func TestUserNamespace(t *testing.T) {
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: size}}
 		tu.ChownTree(t, rootfs, host, host)
-		s.Process.Args = []string{"sh", "-c", "cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; stat -c %u /bin/busybox; readlink /proc/self/ns/user"}
+		s.Process.Args = []string{"sh", "-c", "cat /proc/self/uid_map; cat /proc/self/gid_map; id -u; stat -c %u /bin/busybox; readlink /proc/self/ns/user; ip -o link show lo"}
 	})
 	out := rt.RunOK(t, id, bundle)
 	l := tu.Lines(out)
-	if len(l) != 5 {
+	if len(l) != 6 {
 		t.Fatalf("output %q", out)
+	}
+	// The init, root of the new user namespace that owns the new network
+	// namespace, brings lo up.
+	if !strings.Contains(l[5], ",UP") {
+		t.Errorf("lo is not up in the container: %q", l[5])
 	}
 	want := "0 100000 65536"
 	if tu.Fields(l[0]) != want || tu.Fields(l[1]) != want {
@@ -237,9 +242,14 @@ func TestUserNamespace(t *testing.T) {
 func TestNetworkNamespaceFresh(t *testing.T) {
 	rt, snap := setup(t)
 	id := tu.ID(t)
-	out := rt.RunOK(t, id, tu.Bundle(t, tu.Shell("ip -o link show | cut -d: -f2")))
-	if l := tu.Lines(out); len(l) != 1 || l[0] != "lo" {
-		t.Errorf("new network namespace should hold only lo, got %q", l)
+	out := rt.RunOK(t, id, tu.Bundle(t, tu.Shell("ip -o link show | cut -d: -f2; ip -o link show lo")))
+	l := tu.Lines(out)
+	if len(l) != 2 || l[0] != "lo" {
+		t.Fatalf("new network namespace should hold only lo, got %q", l)
+	}
+	// The init brings it up, as the namespaces stage planned.
+	if !strings.Contains(l[1], ",UP") {
+		t.Errorf("lo is not up in the container: %q", l[1])
 	}
 	tu.CheckNoLeaks(t, snap, id)
 }

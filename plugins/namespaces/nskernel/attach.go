@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -208,88 +205,6 @@ func (p *Proc) denySetgroups() error {
 	return p.write("setgroups", []byte("deny"))
 }
 
-// LoopbackUp sets "lo" up in the init's network namespace. The work happens
-// on a goroutine locked to its own OS thread, which enters the namespace and
-// leaves it again; if it cannot get back, the thread is never unlocked, so Go
-// ends it with the goroutine instead of letting other code run in the
-// container's namespace.
-func (p *Proc) LoopbackUp(ctx context.Context) error {
-	fd, own, err := p.OpenNS(specs.NetworkNamespace)
-	if err != nil {
-		return err
-	}
-	if own {
-		unix.Close(fd)
-		return fmt.Errorf("init (pid %d) is still in the runtime's network namespace: it did not create its own", p.pid)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		// The goroutine owns fd: the caller may give up on ctx first.
-		defer unix.Close(fd)
-		runtime.LockOSThread()
-		back, err := loopbackUpIn(fd)
-		if back {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		if err != nil {
-			return fmt.Errorf("bring up lo of init (pid %d): %w", p.pid, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("bring up lo of init (pid %d): %w", p.pid, ctx.Err())
-	}
-}
-
-// loopbackUpIn runs on a locked thread. back is false only if the thread was
-// left in the target namespace.
-func loopbackUpIn(target int) (back bool, err error) {
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return true, fmt.Errorf("open own network namespace: %w", err)
-	}
-	defer unix.Close(orig)
-	if err := isFS(orig, unix.NSFS_MAGIC); err != nil {
-		return true, fmt.Errorf("own network namespace: %w", err)
-	}
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		return true, fmt.Errorf("setns: %w", err)
-	}
-	upErr := setLinkUp("lo")
-	if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-		return false, errors.Join(upErr, fmt.Errorf("return to own network namespace: %w", err))
-	}
-	return true, upErr
-}
-
-// netlinkTimeout bounds each netlink request so a wedged kernel answer
-// cannot hold Attach past the host's deadline.
-const netlinkTimeout = 10 * time.Second
-
-// setLinkUp works in the calling thread's network namespace: the handle's
-// socket is created here and stays bound to this namespace.
-func setLinkUp(name string) error {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		return fmt.Errorf("netlink socket: %w", err)
-	}
-	defer h.Close()
-	if err := h.SetSocketTimeout(netlinkTimeout); err != nil {
-		return fmt.Errorf("netlink socket timeout: %w", err)
-	}
-	link, err := h.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
-	}
-	if err := h.LinkSetUp(link); err != nil {
-		return fmt.Errorf("set %s up: %w", name, err)
-	}
-	return nil
-}
-
 // HaveSetgid reports whether this process has CAP_SETGID in its effective
 // set, which decides whether gid_map needs setgroups "deny" first.
 func HaveSetgid() bool {
@@ -303,12 +218,10 @@ func HaveSetgid() bool {
 }
 
 // Attach makes the out-of-process effects st asks for on the init at pid:
-// id maps for a new user namespace, loopback up in a new network namespace.
-// done lists what was done, for the stored state.
+// the id maps of a new user namespace (lo of a new network namespace is the
+// init's own work). done lists what was done, for the stored state.
 func Attach(ctx context.Context, pid int, st *nsplan.State) (done []string, err error) {
-	needUser := st.IsNew(specs.UserNamespace) && (len(st.UIDMappings) > 0 || len(st.GIDMappings) > 0)
-	needNet := st.IsNew(specs.NetworkNamespace)
-	if !needUser && !needNet {
+	if !nsplan.NeedsAttach(st) {
 		return nil, nil
 	}
 	p, err := OpenProc(pid)
@@ -316,18 +229,5 @@ func Attach(ctx context.Context, pid int, st *nsplan.State) (done []string, err 
 		return nil, err
 	}
 	defer p.Close()
-	if needUser {
-		d, err := p.WriteIDMaps(st.UIDMappings, st.GIDMappings, nsplan.SetgroupsDeny(HaveSetgid()))
-		done = append(done, d...)
-		if err != nil {
-			return done, err
-		}
-	}
-	if needNet {
-		if err := p.LoopbackUp(ctx); err != nil {
-			return done, err
-		}
-		done = append(done, "loopback")
-	}
-	return done, nil
+	return p.WriteIDMaps(st.UIDMappings, st.GIDMappings, nsplan.SetgroupsDeny(HaveSetgid()))
 }

@@ -342,6 +342,9 @@ func TestBuild(t *testing.T) {
 	if !reflect.DeepEqual(st.UIDMappings, s.Linux.UIDMappings) || !reflect.DeepEqual(st.GIDMappings, s.Linux.GIDMappings) {
 		t.Errorf("decoded mappings %+v %+v", st.UIDMappings, st.GIDMappings)
 	}
+	if plan.SkipAttach {
+		t.Error("the id maps of the new user namespace need Attach")
+	}
 }
 
 func TestBuildNoTimeOffsetsForJoinedOrAbsent(t *testing.T) {
@@ -350,8 +353,12 @@ func TestBuildNoTimeOffsetsForJoinedOrAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(plan.Actions) != len(s.Linux.Namespaces) {
-		t.Errorf("%d actions for %d namespaces", len(plan.Actions), len(s.Linux.Namespaces))
+	// One per namespace, and lo up for the new network namespace.
+	if len(plan.Actions) != len(s.Linux.Namespaces)+1 || plan.Actions[len(plan.Actions)-1].GetLoopback() == nil {
+		t.Errorf("%d actions for %d namespaces: %v", len(plan.Actions), len(s.Linux.Namespaces), plan.Actions)
+	}
+	if !plan.SkipAttach {
+		t.Error("Attach asked for with no user namespace's id maps to write")
 	}
 	if _, ok := plan.State[KeyUIDMappings]; ok {
 		t.Error("uid mappings stored without a new user namespace")

@@ -79,6 +79,12 @@ func Build(spec *specs.Spec) (*sdk.Plan, error) {
 		st.UIDMappings = l.UIDMappings
 		st.GIDMappings = l.GIDMappings
 	}
+	if st.IsNew(specs.NetworkNamespace) {
+		// The init brings lo up from inside, as runc's does.
+		plan.Actions = append(plan.Actions, sdk.LoopbackAction())
+	}
+	// Only id maps for a new user namespace must be written from outside.
+	plan.SkipAttach = !NeedsAttach(&st)
 	if st.IsNew(specs.TimeNamespace) && len(l.TimeOffsets) > 0 {
 		o := &stagev1.TimeOffsets{}
 		if m, ok := l.TimeOffsets["monotonic"]; ok {
@@ -93,6 +99,12 @@ func Build(spec *specs.Spec) (*sdk.Plan, error) {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// NeedsAttach says whether Attach has work for st: the id maps of a new
+// user namespace, which only a process outside it may write.
+func NeedsAttach(st *State) bool {
+	return st.IsNew(specs.UserNamespace) && (len(st.UIDMappings) > 0 || len(st.GIDMappings) > 0)
 }
 
 func (s *State) encode(m map[string]string) error {

@@ -11,6 +11,7 @@
 // destroy-once (a second Destroy fails), go-plugin-only (well behaved, but
 // served by go-plugin directly, as a plugin built without rung's SDK: it
 // cannot be kept warm), no-attach (declares NoAttach and fails any Attach),
+// skip-attach (its plans say SkipAttach, and it fails any Attach),
 // prepare-skips-validate (claims validates_in_prepare but prepares what
 // Validate refuses), no-fold (written without the SDK and not claiming
 // validates_in_prepare: only its Validate refuses). Every mode's Validate
@@ -50,8 +51,11 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 }
 
 func (s *stage) Attach(context.Context, *sdk.Container, int) (map[string]string, error) {
-	if s.mode == "no-attach" {
+	switch s.mode {
+	case "no-attach":
 		return nil, errors.New("Attach called although Describe said no_attach")
+	case "skip-attach":
+		return nil, errors.New("Attach called although the plan said skip_attach")
 	}
 	return nil, nil
 }
@@ -78,7 +82,7 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (*sdk.Plan, error
 	case "hang-prepare":
 		select {}
 	}
-	return &sdk.Plan{State: map[string]string{"prepared": "yes"}}, nil
+	return &sdk.Plan{State: map[string]string{"prepared": "yes"}, SkipAttach: s.mode == "skip-attach"}, nil
 }
 
 func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
