@@ -4,8 +4,6 @@
 set -eu
 GO=${GO:-go}
 PLUGINS=${PLUGINS:-namespaces cgroupv1 cgroupv2 seccomp lsm landlock}
-ldflags="-s -w -X github.com/rung-runtime/rung/internal/version.Version=${VERSION:-guest-test}"
 mkdir -p "$1"
-$GO build -trimpath -ldflags "$ldflags" -tags urfave_cli_no_docs -o "$1/rung" ./cmd/host
-$GO build -trimpath -ldflags "$ldflags" -o "$1/rung-init" ./cmd/host/init
-for p in $PLUGINS; do $GO build -trimpath -ldflags "$ldflags" -o "$1/rung-$p" "./plugins/$p"; done
+# The Makefile's own build, flags and tags, into DIR.
+make -s --no-print-directory GO="$GO" BIN="$1" PLUGINS="$PLUGINS" VERSION="${VERSION:-guest-test}" all
