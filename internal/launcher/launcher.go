@@ -585,8 +585,9 @@ func socketDir() string {
 // (SIGKILL, Pdeathsig), and go-plugin's socket file stays; and those of
 // warm plugins that were killed (a new one would replace them anyway). Only
 // when there are many, and only sockets a minute old that nobody listens
-// on: a live plugin always does. It runs in the background; a command that ends first
-// leaves the rest to the next.
+// on: a live plugin always does; then the files of warm members left with no
+// plugin. It runs in the background; a command that ends first leaves the
+// rest to the next.
 func sweepStaleSockets(dir string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil || len(ents) < staleSweepAt {
@@ -609,11 +610,9 @@ func sweepStaleSockets(dir string) {
 		}
 		if errors.Is(err, unix.ECONNREFUSED) {
 			_ = os.Remove(path)
-			if base, ok := strings.CutSuffix(path, ".sock"); ok && strings.HasPrefix(n, "warm-") {
-				_ = os.Remove(base + ".desc") // kept for a process that is gone
-			}
 		}
 	}
+	sweepIdleMembers(dir, ents)
 }
 
 // staleSweepAt is how many entries the socket directory may hold before a

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -380,26 +381,76 @@ func readLine(ctx context.Context, f *os.File, timeout time.Duration) (string, e
 
 // lockFile takes an exclusive flock, polling so ctx can end the wait.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, err
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := waitFlock(ctx, f, path); err != nil {
+			f.Close()
+			return nil, err
+		}
+		// The sweep removes idle members' locks: the file locked must still
+		// be the one the name holds, or another command may lock a new one.
+		var held, named unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Lstat(path, &named) == nil &&
+			held.Dev == named.Dev && held.Ino == named.Ino {
+			return func() { f.Close() }, nil
+		}
+		f.Close()
 	}
+}
+
+func waitFlock(ctx context.Context, f *os.File, path string) error {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			return nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return fmt.Errorf("lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// sweepIdleMembers removes the files of warm-pool members that have no
+// plugin: one lock and kept Describe per plugin binary identity ever used
+// would pile up otherwise (every upgrade makes new ones). Only a lock a
+// minute old that nobody holds and whose socket is gone; a member marked
+// as serving no pool keeps its marker and lock.
+func sweepIdleMembers(dir string, ents []os.DirEntry) {
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), ".lock")
+		if !ok || !strings.HasPrefix(base, "warm-") {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		name := filepath.Join(dir, base)
+		if !absent(name+".sock") || !absent(name+".oneshot") {
+			continue
+		}
+		f, err := os.OpenFile(name+".lock", os.O_RDWR|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil && absent(name+".sock") {
+			_ = os.Remove(name + ".desc")
+			_ = os.Remove(name + ".lock")
+		}
+		f.Close()
+	}
+}
+
+func absent(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func startTimeout(s Spec) time.Duration {

@@ -200,6 +200,52 @@ func TestWarmPluginExitsWhenIdleAndIsStartedAgain(t *testing.T) {
 	wantNewWarm(t, s, pid, "after the idle exit")
 }
 
+// A command waiting for a member's lock while the sweep removes it locks
+// the new file at that name, not the removed one another command could not
+// see.
+func TestLockFileFollowsARemovedLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warm-x.lock")
+	sweeper, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sweeper.Close()
+	if err := unix.Flock(int(sweeper.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		unlock, err := lockFile(context.Background(), path)
+		if err == nil {
+			defer unlock()
+			// The file at the name now is the one held.
+			other, oerr := os.Open(path)
+			if oerr != nil {
+				err = fmt.Errorf("no lock file at the name: %w", oerr)
+			} else {
+				if unix.Flock(int(other.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+					err = errors.New("locked the removed file, not the one at its name")
+				}
+				other.Close()
+			}
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // it has opened the old file and waits
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	sweeper.Close()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("lockFile never returned")
+	}
+}
+
 // A warm plugin's Describe answer is kept for its process: the next
 // command takes it from the file (a doctored name there shows it was used),
 // and an answer kept for another process is not used but replaced.
@@ -388,7 +434,48 @@ func TestSweepRemovesOnlyDeadOldSockets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Warm members' files: an idle member's go, a member whose lock is
+	// held, whose plugin listens, or that serves no pool keeps them.
+	liveWarm := bind("warm-live.sock", true)
+	member := func(name string, exts ...string) []string {
+		var out []string
+		for _, ext := range append([]string{".lock"}, exts...) {
+			p := filepath.Join(dir, name+ext)
+			if ext != ".sock" {
+				if err := os.WriteFile(p, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	idle := member("warm-idle", ".desc")
+	held := member("warm-held")
+	listening := member("warm-live", ".sock")
+	oneshot := member("warm-one", ".oneshot")
+	hold, err := os.Open(held[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	if err := unix.Flock(int(hold.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	sweepStaleSockets(dir)
+	for _, p := range idle {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s of an idle member survived the sweep", filepath.Base(p))
+		}
+	}
+	for _, p := range append(append(append(held, listening...), oneshot...), liveWarm) {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was swept: %v", filepath.Base(p), err)
+		}
+	}
 	for p, want := range map[string]bool{dead: false, deadWarm: false, live: true, fresh: true} {
 		if _, err := os.Lstat(p); (err == nil) != want {
 			t.Errorf("%s: present %v after the sweep, want %v", filepath.Base(p), err == nil, want)
