@@ -288,7 +288,7 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	}
 	if h, err := rec.Hooks(); err != nil {
 		env.Log.Warnf("poststop hooks not run: %v", err)
-	} else if h != nil && !rec.PoststopHooksDone {
+	} else if h != nil {
 		s := rec.OCIState(env.Store)
 		s.Status = specs.StateStopped
 		for _, err := range hooks.RunEach("poststop", h.Poststop, &s) {

@@ -111,9 +111,8 @@ type Container struct {
 	// fresh process decoding a whole spec costs ~1.2 ms of encoding/json's
 	// type set-up, which start, delete and kill need not pay, and plugins
 	// get these bytes as they are.
-	RawSpec           json.RawMessage `json:"spec,omitempty"`
-	Steps             []string        `json:"steps,omitempty"`
-	PoststopHooksDone bool            `json:"poststopHooksDone,omitempty"`
+	RawSpec json.RawMessage `json:"spec,omitempty"`
+	Steps   []string        `json:"steps,omitempty"`
 
 	spec *specs.Spec
 }
@@ -352,13 +351,7 @@ func ProcessStartTime(pid int) (uint64, error) {
 }
 
 // Alive says whether the recorded init still runs (and is the same process).
-func (c *Container) Alive() bool {
-	if c.Pid <= 0 {
-		return false
-	}
-	st, err := ProcessStartTime(c.Pid)
-	return err == nil && (c.PidStartTime == 0 || st == c.PidStartTime)
-}
+func (c *Container) Alive() bool { return sameProcess(c.Pid, c.PidStartTime) }
 
 // CreatorAlive says whether the recorded `rung create` still runs.
 func (c *Container) CreatorAlive() bool { return sameProcess(c.CreatorPid, c.CreatorStartTime) }
