@@ -113,6 +113,26 @@ func TestLaunchErrorsNameThePlugin(t *testing.T) {
 	}
 }
 
+// A per-command plugin's socket file goes as soon as the host is connected:
+// a rung killed later leaves none behind, and the plugin still answers.
+func TestPerCommandSocketIsUnlinkedOnceConnected(t *testing.T) {
+	dir := buildPlugins(t)
+	p, err := Launch(context.Background(), logging.Discard(), Spec{Stage: "hello", Binary: filepath.Join(dir, "hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.proc == nil || p.proc.addr == "" {
+		t.Fatal("not launched per command")
+	}
+	if _, err := os.Lstat(p.proc.addr); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket %s still there while the plugin runs: %v", p.proc.addr, err)
+	}
+	if _, err := p.Stage().Describe(context.Background(), &stagev1.DescribeRequest{}); err != nil {
+		t.Errorf("the plugin no longer answers: %v", err)
+	}
+}
+
 func TestParseHandshake(t *testing.T) {
 	good := map[string]string{
 		"1|1|unix|/dev/shm/rung-plugins/plugin123|grpc|": "/dev/shm/rung-plugins/plugin123",

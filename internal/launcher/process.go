@@ -34,9 +34,11 @@ const goPluginCoreVersion = "1"
 
 // process is a plugin launched for one command.
 type process struct {
-	cmd  *exec.Cmd
-	cc   *grpc.ClientConn
-	sock string
+	cmd *exec.Cmd
+	cc  *grpc.ClientConn
+	// addr is the socket the handshake named; sock is set while its file
+	// is still there to remove.
+	addr, sock string
 	// exited is closed once the process is reaped; logs once its stderr is
 	// drained.
 	exited chan struct{}
@@ -134,9 +136,15 @@ func startProcess(ctx context.Context, bin *os.File, path string, args []string,
 	if err != nil {
 		return fail(err)
 	}
-	p.sock = addr
+	p.addr, p.sock = addr, addr
 	if p.cc, err = DialWarm(ctx, addr, nil); err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", addr, err))
+	}
+	// Connected (DialWarm dials at once), this command is the plugin's only
+	// client: the name can go now, so a rung killed later leaves no socket
+	// file behind for the sweep.
+	if os.Remove(addr) == nil {
+		p.sock = ""
 	}
 	return p, nil
 }
@@ -188,7 +196,7 @@ func (p *process) Exited() bool {
 
 // close kills the process and waits for it: a per-command plugin keeps
 // nothing a graceful stop would save, and its socket file, which only a
-// graceful stop would remove, is removed here.
+// graceful stop would remove, is gone already or removed here.
 func (p *process) close() {
 	p.closeOnce.Do(func() {
 		if p.cc != nil {
