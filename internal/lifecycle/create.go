@@ -315,10 +315,19 @@ func (c *creation) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	loopbackBy := ""
 	for i, p := range c.plugins {
 		if err := c.plan.add(answers[i].resp.GetActions()); err != nil {
 			return fmt.Errorf("%s: prepare: %w", p.Label(), err)
 		}
+		if loopbackBy == "" && c.plan.init.Loopback {
+			loopbackBy = p.Label()
+		}
+	}
+	// The init would set lo up in whatever namespace it is in: the host's,
+	// if no stage planned a new one.
+	if loopbackBy != "" && c.plan.bootstrap.CloneFlags&unix.CLONE_NEWNET == 0 {
+		return fmt.Errorf("%s: prepare: invalid plan: a Loopback action, but no stage plans a new network namespace", loopbackBy)
 	}
 	c.rec.CgroupPath = c.plan.cgroupDir
 	c.rec.CgroupV1Paths = c.plan.cgroupV1Dirs

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,6 +150,7 @@ func TestExtraStageFailures(t *testing.T) {
 		mode    string
 		timeout string
 		refuse  bool
+		hostNet bool
 		want    []string
 	}{
 		"describe-protocol":  {mode: "describe-protocol", want: []string{"stage extra", "protocol version mismatch", "speaks stage protocol 2"}},
@@ -164,6 +166,8 @@ func TestExtraStageFailures(t *testing.T) {
 		// A plugin that does not declare validates_in_prepare still gets
 		// its Validate call.
 		"refused-by-validate": {mode: "no-fold", refuse: true, want: []string{"stage extra (misbehave-no-fold)", "validate: config.json: annotations.misbehave.refuse: refused"}},
+		// lo up asked for with no new network namespace would be the host's.
+		"loopback-in-host-netns": {mode: "loopback", hostNet: true, want: []string{"stage extra (misbehave-loopback)", "a Loopback action, but no stage plans a new network namespace"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -176,6 +180,11 @@ func TestExtraStageFailures(t *testing.T) {
 			failedCreate(t, rt, snap, tu.Bundle(t, func(s *specs.Spec) {
 				if c.refuse {
 					s.Annotations = map[string]string{"misbehave.refuse": "yes"}
+				}
+				if c.hostNet {
+					s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+						return ns.Type == specs.NetworkNamespace
+					})
 				}
 			}), c.want...)
 		})

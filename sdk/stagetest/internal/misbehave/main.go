@@ -12,6 +12,7 @@
 // served by go-plugin directly, as a plugin built without rung's SDK: it
 // cannot be kept warm), no-attach (declares NoAttach and fails any Attach),
 // skip-attach (its plans say SkipAttach, and it fails any Attach),
+// loopback (asks the init to bring lo up, whatever namespaces are planned),
 // prepare-skips-validate (claims validates_in_prepare but prepares what
 // Validate refuses), no-fold (written without the SDK and not claiming
 // validates_in_prepare: only its Validate refuses). Every mode's Validate
@@ -81,6 +82,8 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (*sdk.Plan, error
 		os.Exit(3)
 	case "hang-prepare":
 		select {}
+	case "loopback":
+		return &sdk.Plan{State: map[string]string{"prepared": "yes"}, Actions: []*stagev1.Action{sdk.LoopbackAction()}}, nil
 	}
 	return &sdk.Plan{State: map[string]string{"prepared": "yes"}, SkipAttach: s.mode == "skip-attach"}, nil
 }
