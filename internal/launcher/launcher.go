@@ -331,10 +331,11 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 			p.warm, p.conn = cc, wire.NewConn(cc)
 			// A kept answer the host could not use is asked again (and
 			// replaced) rather than trusted or fatal.
-			if d := m.cachedDescription(); d != nil && d.ProtocolVersion == wire.ProtocolVersion &&
-				d.Stage == s.Stage && CheckDescription(d) == nil {
-				p.Desc = d
-				return p, nil
+			if p.Desc = m.cachedDescription(); p.Desc != nil {
+				if p.checkDescription() == nil {
+					return p, nil
+				}
+				p.Desc = nil
 			}
 			err = p.describe(ctx)
 			if err == nil {
@@ -392,19 +393,25 @@ func (p *Plugin) describe(ctx context.Context) error {
 		}
 		return err
 	}
-	s := p.Spec
-	if p.Desc.ProtocolVersion != wire.ProtocolVersion {
+	if err := p.checkDescription(); err != nil {
 		p.Close()
+		return err
+	}
+	return nil
+}
+
+// checkDescription refuses a Describe answer, asked or kept, that the host
+// cannot use.
+func (p *Plugin) checkDescription() error {
+	if p.Desc.ProtocolVersion != wire.ProtocolVersion {
 		return fmt.Errorf("%s: protocol version mismatch: the plugin speaks stage protocol %d, rung speaks %d", p.Label(), p.Desc.ProtocolVersion, wire.ProtocolVersion)
 	}
 	if err := CheckDescription(p.Desc); err != nil {
 		desc := p.Desc
 		p.Desc = nil // its name is suspect too; name the binary
-		p.Close()
 		return fmt.Errorf("%s: invalid describe answer: %w (name %.64q)", p.Label(), err, desc.GetName())
 	}
-	if p.Desc.Stage != s.Stage {
-		p.Close()
+	if p.Desc.Stage != p.Spec.Stage {
 		return fmt.Errorf("%s: describes itself as stage %q", p.Label(), p.Desc.Stage)
 	}
 	return nil

@@ -140,8 +140,11 @@ func dialWarm(ctx context.Context, log *logging.Logger, s Spec, path string, idl
 // cachedDescription is the kept answer of the process this member's
 // connection reached, or nil.
 func (m *member) cachedDescription() *stagev1.DescribeResponse {
+	if m.peer == 0 {
+		return nil
+	}
 	b, err := os.ReadFile(m.desc)
-	if err != nil || m.peer == 0 {
+	if err != nil {
 		return nil
 	}
 	head, body, ok := bytes.Cut(b, []byte("\n"))
@@ -354,6 +357,10 @@ func bindSocket(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// errNoLine is a process that closed its stdout, exiting, without a line.
+var errNoLine = errors.New("exited before it was ready")
+
+// readLine is the first line a starting process writes to f, within timeout.
 func readLine(ctx context.Context, f *os.File, timeout time.Duration) (string, error) {
 	type result struct {
 		line string
@@ -369,7 +376,7 @@ func readLine(ctx context.Context, f *os.File, timeout time.Duration) (string, e
 	select {
 	case r := <-ch:
 		if r.err != nil && r.line == "" {
-			return "", fmt.Errorf("exited before it was ready")
+			return "", errNoLine
 		}
 		return r.line, nil
 	case <-t.C:

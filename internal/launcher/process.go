@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -73,31 +72,27 @@ func startProcess(ctx context.Context, bin *os.File, path string, args []string,
 		// A plugin must not outlive a rung that was killed mid-call.
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdout = w
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		stdout.Close()
+		w.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		stdout.Close()
 		return nil, err
 	}
 	p := &process{cmd: cmd, exited: make(chan struct{}), logs: make(chan struct{}), tail: &lastLine{}}
 	go func() {
 		defer close(p.logs)
 		_, _ = io.Copy(io.MultiWriter(log, p.tail), stderr)
-	}()
-	lines := make(chan string, 1)
-	go func() {
-		// Only the first line matters: go-plugin's server moves its stdout to
-		// a pipe of its own right after it. Anything else written to the
-		// descriptor is drained, so it never blocks the plugin.
-		r := bufio.NewReader(stdout)
-		line, _ := r.ReadString('\n')
-		lines <- line
-		_, _ = io.Copy(io.Discard, r)
 	}()
 	go func() {
 		p.state, _ = cmd.Process.Wait()
@@ -114,25 +109,22 @@ func startProcess(ctx context.Context, bin *os.File, path string, args []string,
 		p.close()
 		return nil, err
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-timer.C:
-		return fail(fmt.Errorf("no handshake within %v", timeout))
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
-	if line == "" {
-		// EOF: it exited (or closed its stdout) without a word.
+	line, err := readLine(ctx, stdout, timeout)
+	if errors.Is(err, errNoLine) {
 		select {
 		case <-p.exited:
 		case <-time.After(time.Second):
 		}
 		return fail(p.exitError("exited before the handshake"))
 	}
-	addr, err := parseHandshake(strings.TrimRight(line, "\r\n"))
+	if err != nil {
+		return fail(fmt.Errorf("handshake: %w", err))
+	}
+	// Only the first line matters: go-plugin's server moves its stdout to a
+	// pipe of its own right after it. Anything else written to the
+	// descriptor is drained, so it never blocks the plugin.
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	addr, err := parseHandshake(strings.TrimRight(line, "\r"))
 	if err != nil {
 		return fail(err)
 	}
@@ -182,16 +174,6 @@ func (p *process) exitError(what string) error {
 		msg += fmt.Sprintf(": %.200s", last)
 	}
 	return errors.New(msg)
-}
-
-// Exited says whether the process has ended.
-func (p *process) Exited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
 }
 
 // close kills the process and waits for it: a per-command plugin keeps
