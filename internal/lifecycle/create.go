@@ -76,7 +76,6 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 		return fmt.Errorf("--preserve-fds: %d is out of range", opts.PreserveFds)
 	}
 	began := time.Now()
-	defer primeCgroupMigration()()
 	// Plugin launch is the slowest step; overlap it with reading the bundle.
 	type launched struct {
 		set launcher.Set

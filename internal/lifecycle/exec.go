@@ -54,9 +54,6 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 	if err := validateProcess(opts.Process, "process"); err != nil {
 		return fail(err)
 	}
-	if len(rec.CgroupV1Paths) > 0 {
-		defer primeCgroupMigration()()
-	}
 	stored, err := rec.Spec()
 	if err != nil {
 		return fail(err)

@@ -85,6 +85,17 @@ func (sp *spawner) run() error {
 		extra = append(extra, console)
 	}
 
+	cgroupTasks, err := openCgroupV1Tasks(sp.cgroupV1Dirs)
+	if err != nil {
+		return err
+	}
+	defer closeFiles(cgroupTasks)
+	sp.bootstrap.CgroupTasks = sp.bootstrap.CgroupTasks[:0]
+	for i, f := range cgroupTasks {
+		sp.bootstrap.CgroupTasks = append(sp.bootstrap.CgroupTasks, nsexec.CgroupTasks{Fd: 3 + len(extra), Dir: sp.cgroupV1Dirs[i]})
+		extra = append(extra, f)
+	}
+
 	self, err := sealedInit(sp.env.Log, extra, sp.env.Store.Root)
 	if err != nil {
 		return err
@@ -139,12 +150,8 @@ func (sp *spawner) run() error {
 	if err := sp.started(cmd.Process.Pid); err != nil {
 		return err
 	}
-	// The bootstrap is blocked reading bootMsg: it has not forked and runs
-	// no container code until it is in every hierarchy.
-	if err := joinCgroupsV1(sp.cgroupV1Dirs, cmd.Process.Pid); err != nil {
-		return sp.initFailed("cgroup v1 placement", err)
-	}
 	child.Close()
+	closeFiles(cgroupTasks)
 	_ = parent.SetDeadline(time.Now().Add(initTimeout))
 	if _, err := parent.Write(bootMsg); err != nil {
 		return sp.initFailed("sending the bootstrap", err)

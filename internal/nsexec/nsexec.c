@@ -1,9 +1,10 @@
 // The pre-Go bootstrap of `rung init`. Go cannot setns into a mount or user
 // namespace once its runtime has started threads, so this runs as an ELF
 // constructor, single-threaded, before the Go runtime exists (the design of
-// runc's nsexec). It joins and creates the container's namespaces, lets the
-// host act on the process through the stage plugins' Attach, then forks the
-// container init, which continues into the Go runtime.
+// runc's nsexec). It joins its cgroup v1 hierarchies, joins and creates the
+// container's namespaces, lets the host act on the process through the
+// stage plugins' Attach, then forks the container init, which continues
+// into the Go runtime.
 //
 // Wire format from the host (all little-endian, bounded: CVE-2021-43784):
 //   header: u32 magic "RUNG", u16 version, u16 entry count, u32 body length
@@ -116,6 +117,13 @@ struct join {
 	char path[RUNG_MAX_PATH + 1];
 };
 
+// A cgroup v1 hierarchy to join: the host opened its tasks file (after
+// checking the directory is on a cgroup v1 mount); dir is for messages.
+struct cgroup_tasks {
+	int fd;
+	char dir[RUNG_MAX_PATH + 1];
+};
+
 void rung_nsexec(void)
 {
 	const char *env = getenv(RUNG_INIT_ENV);
@@ -158,6 +166,8 @@ void rung_nsexec(void)
 	int njoins = 0;
 	char offsets[RUNG_MAX_PATH + 1] = "";
 	size_t offsets_len = 0;
+	static struct cgroup_tasks cgroups[RUNG_MAX_CGROUP_FDS];
+	int ncgroups = 0;
 
 	size_t off = 0;
 	for (uint16_t i = 0; i < count; i++) {
@@ -202,6 +212,23 @@ void rung_nsexec(void)
 			offsets[len] = '\0';
 			offsets_len = len;
 			break;
+		case RUNG_T_CGROUP_TASKS: {
+			if (len < 5 || len - 4 > RUNG_MAX_PATH)
+				bail("bootstrap: cgroup entry of %u bytes", len);
+			if (ncgroups >= RUNG_MAX_CGROUP_FDS)
+				bail("bootstrap: more than %d cgroup v1 hierarchies", RUNG_MAX_CGROUP_FDS);
+			struct cgroup_tasks *c = &cgroups[ncgroups++];
+			uint32_t cfd;
+			memcpy(&cfd, data, 4);
+			if (cfd < 3 || cfd > 1024 || (int)cfd == sync_fd)
+				bail("bootstrap: cgroup tasks fd %u", cfd);
+			c->fd = (int)cfd;
+			memcpy(c->dir, data + 4, len - 4);
+			c->dir[len - 4] = '\0';
+			if (strlen(c->dir) != (size_t)(len - 4))
+				bail("bootstrap: cgroup path has a NUL byte");
+			break;
+		}
 		default:
 			bail("bootstrap: unknown entry type %u", type);
 		}
@@ -212,6 +239,19 @@ void rung_nsexec(void)
 	// action: the fuzzer found a message that failed on a join instead.
 	if (offsets_len > 0 && !(clone_flags & CLONE_NEWTIME))
 		bail("bootstrap: time offsets without a new time namespace");
+
+	// Join the cgroup v1 hierarchies first, while still single-threaded and
+	// in the host's namespaces, and before anything is cloned. "0" in tasks
+	// moves only the calling thread, which here is the whole process, and
+	// the kernel then skips the global cgroup_threadgroup_rwsem that a pid
+	// written to cgroup.procs takes: its first writer after a quiet spell
+	// waits an RCU grace period (7-18 ms on a 2-core VM) holding cgroup_mutex.
+	// The descriptors are the host's; none survives past here.
+	for (int i = 0; i < ncgroups; i++) {
+		if (write(cgroups[i].fd, "0", 1) != 1)
+			bail("cgroup v1 directory %s from the cgroups stage: write tasks", cgroups[i].dir);
+		close(cgroups[i].fd);
+	}
 
 	// Open every namespace before joining any: after joining a mount
 	// namespace the host's paths no longer resolve.

@@ -30,9 +30,11 @@ const (
 	maxEntries    = int(C.RUNG_MAX_ENTRIES)
 	maxJoins      = int(C.RUNG_MAX_JOINS)
 	maxPath       = int(C.RUNG_MAX_PATH)
+	maxCgroupFds  = int(C.RUNG_MAX_CGROUP_FDS)
 	tCloneFlags   = uint16(C.RUNG_T_CLONE_FLAGS)
 	tJoin         = uint16(C.RUNG_T_JOIN)
 	tTimeOffsets  = uint16(C.RUNG_T_TIME_OFFSETS)
+	tCgroupTasks  = uint16(C.RUNG_T_CGROUP_TASKS)
 	ReplyAttach   = uint32(C.RUNG_REPLY_ATTACH)
 	ReplyPid      = uint32(C.RUNG_REPLY_PID)
 	ReplyError    = uint32(C.RUNG_REPLY_ERROR)
@@ -46,11 +48,21 @@ type Join struct {
 	Path string
 }
 
-// Bootstrap is what the C bootstrap needs: namespaces to join and to create.
+// CgroupTasks is a cgroup v1 hierarchy the bootstrap joins itself: Fd is
+// the number its tasks file, opened by the host, has in the bootstrap; Dir
+// names the cgroup in an error.
+type CgroupTasks struct {
+	Fd  int
+	Dir string
+}
+
+// Bootstrap is what the C bootstrap needs: cgroup v1 hierarchies to join,
+// namespaces to join and to create.
 type Bootstrap struct {
 	CloneFlags  uintptr
 	Joins       []Join
 	TimeOffsets string // "monotonic S N\nboottime S N\n"
+	CgroupTasks []CgroupTasks
 }
 
 const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWNET |
@@ -90,6 +102,19 @@ func (b *Bootstrap) Encode() ([]byte, error) {
 			return nil, errors.New("bootstrap: time offsets too long")
 		}
 		entry(tTimeOffsets, []byte(b.TimeOffsets))
+		count++
+	}
+	if len(b.CgroupTasks) > maxCgroupFds {
+		return nil, fmt.Errorf("bootstrap: %d cgroup v1 hierarchies, at most %d", len(b.CgroupTasks), maxCgroupFds)
+	}
+	for _, c := range b.CgroupTasks {
+		if c.Fd < 3 || c.Fd > 1024 {
+			return nil, fmt.Errorf("bootstrap: cgroup tasks fd %d out of range", c.Fd)
+		}
+		if c.Dir == "" || len(c.Dir) > maxPath || strings.IndexByte(c.Dir, 0) >= 0 {
+			return nil, fmt.Errorf("bootstrap: cgroup path %q is empty, too long or has a NUL", c.Dir)
+		}
+		entry(tCgroupTasks, append(binary.LittleEndian.AppendUint32(nil, uint32(c.Fd)), c.Dir...))
 		count++
 	}
 	if len(body) > MaxBody || count > maxEntries {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,13 +22,16 @@ type parsed struct {
 	flags   uint32
 	joins   []Join
 	offsets string
+	cgroups []CgroupTasks
 }
 
 // parseLikeC is a Go model of the parser in nsexec.c (rung_nsexec, up to
 // the first open()). It returns the C side's parse error, or what it would
 // act on. FuzzBootstrapWire checks the model against the real C code, and
 // FuzzBootstrapEncode checks Encode against the model.
-func parseLikeC(msg []byte) (parsed, error) {
+// syncFd is the bootstrap's socket to the host, which no cgroup entry may
+// name; -1 for a model of no particular bootstrap.
+func parseLikeC(msg []byte, syncFd int) (parsed, error) {
 	var p parsed
 	if len(msg) < 12 {
 		return p, errors.New("bootstrap: reading header")
@@ -91,6 +95,22 @@ func parseLikeC(msg []byte) (parsed, error) {
 				return p, errors.New("bootstrap: time offsets size")
 			}
 			p.offsets = string(data)
+		case tCgroupTasks:
+			if l < 5 || int(l)-4 > maxPath {
+				return p, errors.New("bootstrap: cgroup entry size")
+			}
+			if len(p.cgroups) >= maxCgroupFds {
+				return p, errors.New("bootstrap: too many cgroup v1 hierarchies")
+			}
+			fd := binary.LittleEndian.Uint32(data)
+			if fd < 3 || fd > 1024 || int(fd) == syncFd {
+				return p, errors.New("bootstrap: cgroup tasks fd")
+			}
+			dir := string(data[4:])
+			if strings.IndexByte(dir, 0) >= 0 {
+				return p, errors.New("bootstrap: cgroup path has a NUL byte")
+			}
+			p.cgroups = append(p.cgroups, CgroupTasks{Fd: int(fd), Dir: dir})
 		default:
 			return p, errors.New("bootstrap: unknown entry type")
 		}
@@ -121,6 +141,8 @@ func seedMessages() [][]byte {
 		{CloneFlags: unix.CLONE_NEWNET, Joins: []Join{{Flag: unix.CLONE_NEWIPC, Path: "/proc/self/ns/ipc"}}},
 		{CloneFlags: unix.CLONE_NEWTIME, TimeOffsets: "monotonic 5 0\nboottime 0 7\n"},
 		{Joins: []Join{{Flag: unix.CLONE_NEWUSER, Path: "/proc/self/ns/user"}, {Flag: unix.CLONE_NEWNS, Path: "/proc/self/ns/mnt"}}},
+		// No such fd in the fuzz child: the join fails as an action.
+		{CgroupTasks: []CgroupTasks{{Fd: 9, Dir: "/sys/fs/cgroup/pids/rung/x"}}},
 	} {
 		m, err := b.Encode()
 		if err != nil {
@@ -141,6 +163,8 @@ func seedMessages() [][]byte {
 		append(hdr(1, 4), 9, 0, 0, 0),
 		append(hdr(1, 10), append([]byte{2, 0, 6, 0, 0, 0, 0, 0x40}, 'a', 0)...),
 		append(hdr(1, 6), 3, 0, 2, 0, 'x', 'y'),
+		append(hdr(1, 6), 4, 0, 2, 0, 3, 0),
+		append(hdr(1, 9), 4, 0, 5, 0, 3, 0, 0, 0, 'a'),
 		hdr(65, 0),
 		hdr(0, 1<<20),
 		[]byte("RUNG"),
@@ -161,6 +185,9 @@ func FuzzBootstrapEncode(f *testing.F) {
 		for i := 0; i < int(n)%24; i++ {
 			b.Joins = append(b.Joins, Join{Flag: int(joinFlag), Path: path})
 		}
+		for i := 0; i < int(n)%3; i++ {
+			b.CgroupTasks = append(b.CgroupTasks, CgroupTasks{Fd: int(joinFlag % 1100), Dir: path})
+		}
 		msg, err := b.Encode()
 		if err != nil {
 			return
@@ -168,14 +195,14 @@ func FuzzBootstrapEncode(f *testing.F) {
 		if len(msg) > 12+MaxBody {
 			t.Fatalf("encoded %d bytes", len(msg))
 		}
-		p, err := parseLikeC(msg)
+		p, err := parseLikeC(msg, -1)
 		if err != nil {
 			if strings.Contains(err.Error(), "time offsets without") {
 				return // a plan check the host makes elsewhere
 			}
 			t.Fatalf("Encode(%+v) produced a message the bootstrap refuses: %v", b, err)
 		}
-		if uintptr(p.flags) != b.CloneFlags || p.offsets != b.TimeOffsets || len(p.joins) != len(b.Joins) {
+		if uintptr(p.flags) != b.CloneFlags || p.offsets != b.TimeOffsets || len(p.joins) != len(b.Joins) || !slices.Equal(p.cgroups, b.CgroupTasks) {
 			t.Fatalf("round trip: %+v -> %+v", b, p)
 		}
 		for i := range p.joins {
@@ -285,7 +312,7 @@ func FuzzBootstrapWire(f *testing.F) {
 		if len(data) > 12+MaxBody+16 {
 			return
 		}
-		want, perr := parseLikeC(data)
+		want, perr := parseLikeC(data, 3) // the child's InitEnv below
 		if perr == nil && !safeToAct(want) {
 			t.Skip("accepted message joins a namespace outside /proc/self/ns")
 		}

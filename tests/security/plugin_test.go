@@ -87,6 +87,8 @@ func TestHostilePlans(t *testing.T) {
 		{"cgroups", "cgroup-dotdot", "cgroup path"},
 		{"cgroups", "cgroup-relative", "cgroup path"},
 		{"cgroups", "cgroup-not-cgroup", "cgroup"},
+		{"cgroups", "cgroup-v1-not-cgroup", "not on a cgroup v1 filesystem"},
+		{"cgroups", "cgroup-v1-symlink", "cgroup v1 directory"},
 		{"seccomp", "empty-action", "action"},
 		{"lsm", "procattr-newline", "proc attr"},
 		{"lsm", "procattr-path", "proc attr"},

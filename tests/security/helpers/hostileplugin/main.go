@@ -168,6 +168,18 @@ func plan(mode string, c *sdk.Container) (*sdk.Plan, error) {
 		// Clean and absolute, but no cgroup: the host must check what it
 		// clones into.
 		return one(sdk.CgroupAction(c.Bundle))
+	case "cgroup-v1-not-cgroup":
+		// The same for the v1 directories, whose tasks files the host
+		// opens and hands to the bootstrap: a tmpfs or ext4 directory
+		// must be refused before any file in it is opened.
+		return one(&stagev1.Action{Kind: &stagev1.Action_Cgroup{Cgroup: &stagev1.CgroupPlacement{V1Paths: []string{c.Bundle}}}})
+	case "cgroup-v1-symlink":
+		// A symlink planted where a cgroup should be, pointing at one.
+		link := filepath.Join(c.Bundle, "cgroup-link")
+		if err := os.Symlink("/sys/fs/cgroup/pids", link); err != nil {
+			return nil, err
+		}
+		return one(&stagev1.Action{Kind: &stagev1.Action_Cgroup{Cgroup: &stagev1.CgroupPlacement{V1Paths: []string{link}}}})
 	case "empty-action":
 		return one(&stagev1.Action{})
 	case "procattr-newline":
