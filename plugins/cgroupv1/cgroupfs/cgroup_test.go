@@ -302,6 +302,32 @@ func TestFreezeSignalRemove(t *testing.T) {
 	t.Logf("Remove of a frozen cgroup took %v", time.Since(start))
 }
 
+// A container may make cgroups of its own below its cgroup (a writable
+// cgroup mount): Remove must find their processes and remove them too,
+// though a childless cgroup is read without listing its directory.
+func TestRemoveNested(t *testing.T) {
+	h := cgtest.Host(t)
+	rel := cgtest.Top(t) + "/ctr"
+	c, _ := create(t, h, rel)
+	inner, _ := create(t, h, rel+"/inner")
+	outer := cgtest.Start(t, c, "", "sleep", "1000")
+	nested := cgtest.Start(t, inner, "", "sleep", "1000")
+	pids, err := cgroupfs.AllPids(c)
+	want := []int{outer.Process.Pid, nested.Process.Pid}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(pids, want) {
+		t.Fatalf("AllPids = %v, %v; want %v (the nested cgroup's too)", pids, err, want)
+	}
+	if err := cgroupfs.Remove(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(c.Dirs(), inner.Dirs()...) {
+		if exists(d) {
+			t.Errorf("%s left after Remove", d)
+		}
+	}
+}
+
 func TestStats(t *testing.T) {
 	h := cgtest.Host(t)
 	c, _ := create(t, h, cgtest.Top(t)+"/ctr")

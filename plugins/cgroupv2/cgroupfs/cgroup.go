@@ -264,8 +264,15 @@ func Procs(dir string) ([]int, error) {
 
 // AllPids lists the processes in the cgroup and all its descendants.
 func AllPids(dir string) ([]int, error) {
+	leaf, err := isLeaf(dir)
+	if err != nil {
+		return nil, err
+	}
+	if leaf {
+		return Procs(dir)
+	}
 	var pids []int
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			// A child cgroup removed during the walk is not an error.
 			if p != dir && errors.Is(err, fs.ErrNotExist) {
@@ -287,6 +294,19 @@ func AllPids(dir string) ([]int, error) {
 		return nil
 	})
 	return pids, err
+}
+
+// isLeaf says whether the cgroup at dir has no child cgroups, from its
+// link count: kernfs keeps a directory's at 2 plus its subdirectories, so
+// 2 answers without listing the dozens of control files a cgroup has (on
+// delete, once per hierarchy: a third of a v1 Destroy). Any other count,
+// including a file system that does not keep one, means look.
+func isLeaf(dir string) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return false, &os.PathError{Op: "lstat", Path: dir, Err: err}
+	}
+	return st.Nlink == 2, nil
 }
 
 // AddProc moves pid into the cgroup.
@@ -430,17 +450,26 @@ func Remove(ctx context.Context, dir string) error {
 // cgroup2 tree; the cgroup v1 driver, which empties its hierarchies its own
 // way, uses it directly.
 func RemoveTree(ctx context.Context, dir string) error {
-	entries, err := os.ReadDir(dir)
+	leaf, err := isLeaf(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		if e.IsDir() {
-			if err := RemoveTree(ctx, filepath.Join(dir, e.Name())); err != nil {
-				return err
+	if !leaf {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				if err := RemoveTree(ctx, filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
 			}
 		}
 	}
