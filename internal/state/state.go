@@ -33,7 +33,6 @@ const (
 	stateFile = "state.json"
 	// FifoName is the exec fifo the init blocks on until `start` opens it.
 	FifoName = "exec.fifo"
-	lockFile = ".lock"
 )
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
@@ -308,20 +307,41 @@ func (s Store) Remove(id string) error {
 	return nil
 }
 
-// Lock takes the container's exclusive lock; the returned func releases it.
+// Lock takes the container's exclusive lock, a flock on its state
+// directory, and returns the func that releases it. There is no lock file:
+// a new inode costs a journal commit on disk file systems (start made one,
+// delete removed it). A delete that held the lock before us may have
+// removed the directory, and a create made a new one under the same id
+// since; the lock is only ours once the path still names the directory
+// we locked.
 func (s Store) Lock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir(id), lockFile), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	dir := s.Dir(id)
+	for {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
 			return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
 		}
-		return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("container %q: lock: %w", id, &os.PathError{Op: "open", Path: dir, Err: err})
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("container %q: lock: %w", id, err)
+		}
+		var held, now unix.Stat_t
+		if err := unix.Fstat(fd, &held); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("container %q: lock: %w", id, err)
+		}
+		err = unix.Lstat(dir, &now)
+		if err == nil && held.Dev == now.Dev && held.Ino == now.Ino {
+			return func() { unix.Close(fd) }, nil
+		}
+		unix.Close(fd)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("container %q: lock: %w", id, err)
+		}
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
 }
 
 // FifoPath is where the exec fifo lives.
