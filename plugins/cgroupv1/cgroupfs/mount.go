@@ -62,13 +62,16 @@ type Host struct {
 // ErrNoCgroupV1 says there is no cgroup v1 hierarchy this stage joins.
 var ErrNoCgroupV1 = errors.New("no cgroup v1 hierarchy is mounted (see /proc/self/mountinfo); on a cgroup v2 host use rung-cgroupv2")
 
-// Find reads this process's mountinfo.
+var ownHost v2fs.Derived[*Host]
+
+// Find reads this process's mountinfo (again only once it changed). The
+// Host it returns is shared: callers must not modify it.
 func Find() (*Host, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
+	h, err := ownHost.Derive(ParseMountinfo)
+	if err != nil && !errors.Is(err, ErrNoCgroupV1) {
 		return nil, fmt.Errorf("find the cgroup mounts: %w", err)
 	}
-	return ParseMountinfo(data)
+	return h, err
 }
 
 // ParseMountinfo picks the cgroup mounts out of a mountinfo table. A

@@ -6,6 +6,7 @@
 package cgroupfs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -29,14 +30,15 @@ type Mount struct {
 // ErrNoCgroup2 says there is no cgroup2 mount.
 var ErrNoCgroup2 = errors.New("no cgroup2 filesystem is mounted (see /proc/self/mountinfo)")
 
+var ownMount Derived[Mount]
+
 // FindMount returns this process's cgroup2 mount.
 func FindMount() (Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+	m, err := ownMount.Derive(func(data []byte) (Mount, error) { return ParseMountinfo(bytes.NewReader(data)) })
+	if err != nil && !errors.Is(err, ErrNoCgroup2) {
 		return Mount{}, fmt.Errorf("find the cgroup2 mount: %w", err)
 	}
-	defer f.Close()
-	return ParseMountinfo(f)
+	return m, err
 }
 
 // ParseMountinfo picks the cgroup2 mount out of a mountinfo table. With
