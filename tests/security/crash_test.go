@@ -11,7 +11,8 @@ import (
 
 // createSteps are the names `rung create` passes to its step recorder
 // (internal/lifecycle: creation.step), in order. RUNG_TEST_DIE_AT=<step>
-// makes create SIGKILL itself right after that step's state is saved.
+// makes create SIGKILL itself right after that step is recorded (and its
+// state saved, for the steps that save).
 var createSteps = []string{"prepare", "prepared", "spawn", "spawned", "attach", "attached", "forked", "created"}
 
 // Invariant 4 and runc#4534: a `create` killed at any instant leaves a
