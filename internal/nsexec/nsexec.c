@@ -124,6 +124,21 @@ struct cgroup_tasks {
 	char dir[RUNG_MAX_PATH + 1];
 };
 
+// word_and_path reads an entry of a u32 then a path (a join, a cgroup)
+// into path, which holds RUNG_MAX_PATH + 1 bytes.
+static uint32_t word_and_path(const char *data, uint16_t len, const char *what, char *path)
+{
+	if (len < 5 || len - 4 > RUNG_MAX_PATH)
+		bail("bootstrap: %s entry of %u bytes", what, len);
+	uint32_t word;
+	memcpy(&word, data, 4);
+	memcpy(path, data + 4, len - 4);
+	path[len - 4] = '\0';
+	if (strlen(path) != (size_t)(len - 4))
+		bail("bootstrap: %s path has a NUL byte", what);
+	return word;
+}
+
 void rung_nsexec(void)
 {
 	const char *env = getenv(RUNG_INIT_ENV);
@@ -191,18 +206,12 @@ void rung_nsexec(void)
 					bail("bootstrap: clone flag %#x is not a namespace", bit);
 			break;
 		case RUNG_T_JOIN: {
-			if (len < 5 || len - 4 > RUNG_MAX_PATH)
-				bail("bootstrap: join entry of %u bytes", len);
 			if (njoins >= RUNG_MAX_JOINS)
 				bail("bootstrap: more than %d namespaces to join", RUNG_MAX_JOINS);
 			struct join *j = &joins[njoins++];
-			memcpy(&j->type, data, 4);
+			j->type = word_and_path(data, len, "join", j->path);
 			if (!nstype_flag(j->type))
 				bail("bootstrap: join of unknown namespace type %#x", j->type);
-			memcpy(j->path, data + 4, len - 4);
-			j->path[len - 4] = '\0';
-			if (strlen(j->path) != (size_t)(len - 4))
-				bail("bootstrap: namespace path has a NUL byte");
 			break;
 		}
 		case RUNG_T_TIME_OFFSETS:
@@ -213,20 +222,13 @@ void rung_nsexec(void)
 			offsets_len = len;
 			break;
 		case RUNG_T_CGROUP_TASKS: {
-			if (len < 5 || len - 4 > RUNG_MAX_PATH)
-				bail("bootstrap: cgroup entry of %u bytes", len);
 			if (ncgroups >= RUNG_MAX_CGROUP_FDS)
 				bail("bootstrap: more than %d cgroup v1 hierarchies", RUNG_MAX_CGROUP_FDS);
 			struct cgroup_tasks *c = &cgroups[ncgroups++];
-			uint32_t cfd;
-			memcpy(&cfd, data, 4);
+			uint32_t cfd = word_and_path(data, len, "cgroup", c->dir);
 			if (cfd < 3 || cfd > 1024 || (int)cfd == sync_fd)
 				bail("bootstrap: cgroup tasks fd %u", cfd);
 			c->fd = (int)cfd;
-			memcpy(c->dir, data + 4, len - 4);
-			c->dir[len - 4] = '\0';
-			if (strlen(c->dir) != (size_t)(len - 4))
-				bail("bootstrap: cgroup path has a NUL byte");
 			break;
 		}
 		default:

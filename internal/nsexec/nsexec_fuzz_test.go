@@ -75,19 +75,15 @@ func parseLikeC(msg []byte, syncFd int) (parsed, error) {
 				return p, errors.New("bootstrap: clone flag is not a namespace")
 			}
 		case tJoin:
-			if l < 5 || int(l)-4 > maxPath {
-				return p, errors.New("bootstrap: join entry size")
-			}
 			if len(p.joins) >= maxJoins {
 				return p, errors.New("bootstrap: too many joins")
 			}
-			t := binary.LittleEndian.Uint32(data)
+			t, path, err := wordAndPath(data, "join")
+			if err != nil {
+				return p, err
+			}
 			if !isNamespaceFlag(t) {
 				return p, errors.New("bootstrap: join of unknown namespace type")
-			}
-			path := string(data[4:])
-			if strings.IndexByte(path, 0) >= 0 {
-				return p, errors.New("bootstrap: namespace path has a NUL byte")
 			}
 			p.joins = append(p.joins, Join{Flag: int(t), Path: path})
 		case tTimeOffsets:
@@ -96,19 +92,15 @@ func parseLikeC(msg []byte, syncFd int) (parsed, error) {
 			}
 			p.offsets = string(data)
 		case tCgroupTasks:
-			if l < 5 || int(l)-4 > maxPath {
-				return p, errors.New("bootstrap: cgroup entry size")
-			}
 			if len(p.cgroups) >= maxCgroupFds {
 				return p, errors.New("bootstrap: too many cgroup v1 hierarchies")
 			}
-			fd := binary.LittleEndian.Uint32(data)
+			fd, dir, err := wordAndPath(data, "cgroup")
+			if err != nil {
+				return p, err
+			}
 			if fd < 3 || fd > 1024 || int(fd) == syncFd {
 				return p, errors.New("bootstrap: cgroup tasks fd")
-			}
-			dir := string(data[4:])
-			if strings.IndexByte(dir, 0) >= 0 {
-				return p, errors.New("bootstrap: cgroup path has a NUL byte")
 			}
 			p.cgroups = append(p.cgroups, CgroupTasks{Fd: int(fd), Dir: dir})
 		default:
@@ -122,6 +114,18 @@ func parseLikeC(msg []byte, syncFd int) (parsed, error) {
 		return p, errors.New("bootstrap: time offsets without a new time namespace")
 	}
 	return p, nil
+}
+
+// wordAndPath models the C side's word_and_path.
+func wordAndPath(data []byte, what string) (uint32, string, error) {
+	if len(data) < 5 || len(data)-4 > maxPath {
+		return 0, "", errors.New("bootstrap: " + what + " entry size")
+	}
+	path := string(data[4:])
+	if strings.IndexByte(path, 0) >= 0 {
+		return 0, "", errors.New("bootstrap: " + what + " path has a NUL byte")
+	}
+	return binary.LittleEndian.Uint32(data), path, nil
 }
 
 func isNamespaceFlag(t uint32) bool {
