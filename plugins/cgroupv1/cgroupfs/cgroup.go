@@ -114,8 +114,8 @@ func slicesContains(list []string, s string) bool {
 }
 
 // makeIn makes rel in one hierarchy. A concurrent Destroy may remove a
-// shared parent (the default /rung) between two mkdirs; the walk then
-// starts over a few times.
+// shared parent (the default /rung) between two mkdirs, or between its
+// mkdir and reading its cpuset; the walk then starts over a few times.
 func makeIn(x Hierarchy, rel string) (made []string, err error) {
 	leaf := x.Dir(rel)
 	for attempt := 0; ; attempt++ {
@@ -135,7 +135,13 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 					// empty one first, as runc's cpusetEnsureParent does.
 					// One with values is left alone.
 					if x.Has("cpuset") {
-						if err := cpusetInherit(dir, parent); err != nil {
+						err := cpusetInherit(dir, parent)
+						if gone(err) && attempt < 5 {
+							// Removed between our mkdir and the read.
+							retry = true
+							break
+						}
+						if err != nil {
 							return made, err
 						}
 					}
@@ -154,8 +160,15 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 			}
 			if x.Has("cpuset") {
 				// A new cpuset has no cpus or mems, and no process can
-				// join it so: runc copies the parent's.
-				if err := cpusetInherit(dir, parent); err != nil {
+				// join it so: runc copies the parent's. A shared parent
+				// we made can be removed by a Destroy before our leaf is
+				// in it.
+				err := cpusetInherit(dir, parent)
+				if gone(err) && dir != leaf && attempt < 5 {
+					retry = true
+					break
+				}
+				if err != nil {
 					return made, err
 				}
 			}
@@ -164,6 +177,12 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 			return made, nil
 		}
 	}
+}
+
+// gone says err is what a cgroup removed under us gives: ENOENT for a
+// path that no longer resolves, ENODEV for a file opened before the rmdir.
+func gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
 }
 
 func cpusetInherit(dir, parent string) error {

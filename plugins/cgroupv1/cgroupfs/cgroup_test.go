@@ -2,6 +2,7 @@ package cgroupfs_test
 
 import (
 	"context"
+	"golang.org/x/sys/unix"
 	"math"
 	"os"
 	"os/exec"
@@ -393,5 +394,50 @@ func TestOOMEvent(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("WatchOOM: %v", err)
+	}
+}
+
+// Two containers made and removed over and over under one shared parent,
+// each removing the parent when it goes last (as Destroy does with /rung):
+// a Create that finds the parent in the middle of its removal, before or
+// after reading its cpuset, must make it again rather than fail (seen in
+// CI: "read .../rung/cpuset.cpus: no such device").
+func TestCreateRacesParentRemoval(t *testing.T) {
+	h := cgtest.Host(t)
+	top := cgtest.Top(t)
+	shared := top + "/shared"
+	errs := make(chan error, 2)
+	for _, name := range []string{"a", "b"} {
+		go func() {
+			for i := 0; i < 150; i++ {
+				c, created, err := cgroupfs.Create(h, shared+"/"+name)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := cgroupfs.Remove(context.Background(), c); err != nil {
+					errs <- err
+					return
+				}
+				parents := append([]string(nil), created...)
+				for _, x := range h.Hierarchies {
+					parents = append(parents, x.Dir(shared))
+				}
+				if err := v2fs.RemoveIfEmpty(parents); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, x := range h.Hierarchies {
+		_ = unix.Rmdir(x.Dir(shared))
+		_ = unix.Rmdir(x.Dir(top))
 	}
 }

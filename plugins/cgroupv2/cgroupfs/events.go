@@ -2,10 +2,17 @@ package cgroupfs
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
+
+// removed says a read of the cgroup at dir failed because the cgroup is
+// gone, which ends a watch: ENODEV is a file opened before the rmdir.
+func removed(dir string, err error) bool {
+	return !exists(dir) || errors.Is(err, unix.ENODEV)
+}
 
 // pollInterval bounds how long WatchOOM takes to notice a cancelled context
 // or a removed cgroup; OOM kills themselves wake it at once through inotify.
@@ -31,6 +38,9 @@ func WatchOOM(ctx context.Context, dir string, onOOM func(kills uint64) error) e
 	watch()
 	last, _, err := OOMKills(dir)
 	if err != nil {
+		if removed(dir, err) {
+			return nil
+		}
 		return err
 	}
 	buf := make([]byte, 4096)
@@ -53,7 +63,7 @@ func WatchOOM(ctx context.Context, dir string, onOOM func(kills uint64) error) e
 		watch()
 		n, ok, err := OOMKills(dir)
 		if err != nil {
-			if !exists(dir) {
+			if removed(dir, err) {
 				return nil
 			}
 			return err
