@@ -53,7 +53,7 @@ func (stage) Prepare(_ context.Context, c *sdk.Container) (*sdk.Plan, error) {
 	if s == nil {
 		return &sdk.Plan{}, nil
 	}
-	res, err := compile.Compile(s)
+	res, err := compile.Compiled(s)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: seccomp stage: %w", c.ID, err)
 	}

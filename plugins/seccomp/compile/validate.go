@@ -25,7 +25,7 @@ func Validate(s *specs.LinuxSeccomp) []sdk.FieldError {
 	if errs := Check(s, HostSupport()); len(errs) > 0 {
 		return errs
 	}
-	if _, err := Compile(s); err != nil {
+	if _, err := Compiled(s); err != nil {
 		var fe *Error
 		if errors.As(err, &fe) {
 			return []sdk.FieldError{{Field: fe.Field, Message: fe.Err.Error()}}
