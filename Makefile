@@ -130,7 +130,7 @@ bench: all
 
 # The same in the qemu guest (pure cgroup v2, crun runnable); emulated, so
 # fewer runs by default and only the ratios compare with the host's.
-GUEST_BENCHFLAGS ?= -only run,phases,exec,rss -n 15 -warmup 2
+GUEST_BENCHFLAGS ?= -only run,seccomp,phases,exec,rss -n 15 -warmup 2
 bench-guest:
 	GO=$(GO) tests/vm/bench.sh $(GUEST_BENCHFLAGS)
 

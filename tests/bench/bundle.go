@@ -12,13 +12,15 @@ import (
 	"github.com/rung-runtime/rung/tests/testutil"
 )
 
-// bundles are the two bundles every runtime runs: busybox `true` and a
-// long-lived `sleep` to exec into. Both use the integration tests' default
-// spec (runc spec's shape: pid, net, ipc, uts, mnt, cgroup namespaces, the
-// usual mounts, masked and read-only paths, three capabilities), so the
-// benchmark measures what the tests prove works.
+// bundles are the bundles every runtime runs: busybox `true`, a long-lived
+// `sleep` to exec into, and `true` under Docker's default seccomp profile
+// (what containerd and podman pass for nearly every container; runc's
+// spec, like the others here, has none). All use the integration tests'
+// default spec (runc spec's shape: pid, net, ipc, uts, mnt, cgroup
+// namespaces, the usual mounts, masked and read-only paths, three
+// capabilities), so the benchmark measures what the tests prove works.
 type bundles struct {
-	trueDir, sleepDir string
+	trueDir, sleepDir, seccompDir string
 }
 
 // markerEnv is in every container's environment and every runtime's, with
@@ -26,16 +28,24 @@ type bundles struct {
 const markerEnv = "RUNG_BENCH"
 
 func makeBundles(base string) (*bundles, error) {
-	b := &bundles{trueDir: filepath.Join(base, "bundle-true"), sleepDir: filepath.Join(base, "bundle-sleep")}
+	b := &bundles{trueDir: filepath.Join(base, "bundle-true"), sleepDir: filepath.Join(base, "bundle-sleep"),
+		seccompDir: filepath.Join(base, "bundle-seccomp")}
 	for dir, args := range map[string][]string{b.trueDir: {"true"}, b.sleepDir: {"sleep", "100000"}} {
-		if err := makeBundle(dir, args, base); err != nil {
+		if err := makeBundle(dir, args, base, nil); err != nil {
 			return nil, err
 		}
+	}
+	profile, err := testutil.MobyToOCI(testutil.MobyDefaultProfile(), testutil.NativeSeccompArch())
+	if err != nil {
+		return nil, fmt.Errorf("docker's default seccomp profile: %w", err)
+	}
+	if err := makeBundle(b.seccompDir, []string{"true"}, base, profile); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-func makeBundle(dir string, args []string, marker string) error {
+func makeBundle(dir string, args []string, marker string, seccomp *specs.LinuxSeccomp) error {
 	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -57,6 +67,7 @@ func makeBundle(dir string, args []string, marker string) error {
 	spec.Version = "1.1.0"
 	spec.Process.Args = args
 	spec.Process.Env = append(spec.Process.Env, markerEnv+"="+marker)
+	spec.Linux.Seccomp = seccomp
 	return writeSpec(dir, spec)
 }
 

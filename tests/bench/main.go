@@ -5,7 +5,7 @@
 // CLI, interleaving the runtimes run by run so drift in a noisy VM hits all
 // of them alike. `make bench` runs it; it is not a test and asserts nothing.
 //
-//	go run ./tests/bench [-n 30] [-only run,phases,exec,rss,debug,seq,par]
+//	go run ./tests/bench [-n 30] [-only run,seccomp,phases,exec,rss,debug,seq,par]
 package main
 
 import (
@@ -87,7 +87,7 @@ func main() {
 	flag.IntVar(&cfg.seq, "seq", 100, "containers run one after another")
 	flag.IntVar(&cfg.par, "par", 20, "containers run at once")
 	flag.IntVar(&cfg.batches, "batches", 5, "batches of -par containers")
-	only := flag.String("only", "run,phases,exec,rss,debug,seq,par", "scenarios to run")
+	only := flag.String("only", "run,seccomp,phases,exec,rss,debug,seq,par", "scenarios to run")
 	flag.StringVar(&cfg.jsonOut, "json", "", "also write every sample here as JSON")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temp dir")
 	flag.StringVar(&cfg.stateRoot, "stateroot", "", "make the runtimes' --root dirs under this dir (default: the bench's temp dir, in $TMPDIR)")
@@ -215,7 +215,7 @@ func run(cfg config, rungBin, runcBin, crunBin string) error {
 		key string
 		f   func() error
 	}{
-		{"run", bn.runScenario}, {"phases", bn.phases}, {"exec", bn.execScenario},
+		{"run", bn.runScenario}, {"seccomp", bn.seccompScenario}, {"phases", bn.phases}, {"exec", bn.execScenario},
 		{"rss", bn.rss}, {"debug", bn.debug}, {"seq", bn.sequence}, {"par", bn.parallel},
 	}
 	for _, s := range steps {
@@ -296,15 +296,27 @@ func (bn *bench) interleaved(f func(r *runtime, measured bool) error) error {
 // runScenario: `run` of busybox true, the runtime creating, starting,
 // waiting for and deleting the container itself.
 func (bn *bench) runScenario() error {
+	return bn.runOf(bn.b.trueDir, "run true (create+start+wait+delete in one call)",
+		"  CPU time, run (user+sys of the runtime and every process it reaped)", "  max RSS of one process, run")
+}
+
+// seccompScenario: the same `run` under Docker's default seccomp profile,
+// which the runtime compiles (runc in its init, rung in its seccomp stage).
+func (bn *bench) seccompScenario() error {
+	return bn.runOf(bn.b.seccompDir, "run true under docker's default seccomp profile",
+		"  CPU time, that run (user+sys, with reaped children)", "  max RSS of one process, that run")
+}
+
+func (bn *bench) runOf(dir, figure, cpuFigure, rssFigure string) error {
 	return bn.interleaved(func(r *runtime, measured bool) error {
-		c := r.invoke(bn.b.trueDir, "run", "--bundle", bn.b.trueDir, bn.id(r))
+		c := r.invoke(dir, "run", "--bundle", dir, bn.id(r))
 		if c.err != nil {
 			return c.err
 		}
 		if measured {
-			bn.res.add("run true (create+start+wait+delete in one call)", "ms", r.name, ms(c.wall))
-			bn.res.add("  CPU time, run (user+sys of the runtime and every process it reaped)", "ms", r.name, cpuMs(c.rusage))
-			bn.res.add("  max RSS of one process, run", "KiB", r.name, float64(c.rusage.Maxrss))
+			bn.res.add(figure, "ms", r.name, ms(c.wall))
+			bn.res.add(cpuFigure, "ms", r.name, cpuMs(c.rusage))
+			bn.res.add(rssFigure, "KiB", r.name, float64(c.rusage.Maxrss))
 		}
 		return nil
 	})
