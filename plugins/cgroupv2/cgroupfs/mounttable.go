@@ -72,37 +72,28 @@ func readAllFd(fd int) ([]byte, error) {
 	}
 }
 
-// memo keeps what was derived from one generation of the mount table.
-type memo[T any] struct {
+// Derived keeps what was derived from one generation of this process's
+// mount table: Derive calls f on the table only when it changed since f
+// last ran (the cgroup2 Mount here, the v1 Host in rung-cgroupv1).
+type Derived[T any] struct {
 	mu  sync.Mutex
 	gen uint64
 	v   T
 	err error
 }
 
-// derive returns f of the current mount table, computed again only when
-// the table changed since the last call.
-func (m *memo[T]) derive(t *mountTable, f func([]byte) (T, error)) (T, error) {
-	data, gen, err := t.read()
+// Derive is f of /proc/self/mountinfo, kept until the table changes.
+func (d *Derived[T]) Derive(f func([]byte) (T, error)) (T, error) {
+	data, gen, err := selfMounts.read()
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.gen != gen {
-		m.v, m.err = f(data)
-		m.gen = gen
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gen != gen {
+		d.v, d.err = f(data)
+		d.gen = gen
 	}
-	return m.v, m.err
-}
-
-// Derived is memo for packages that read the cgroup mounts their own way
-// (the cgroup v1 driver): Derive calls f on this process's mount table
-// only when it changed since f last ran.
-type Derived[T any] struct{ m memo[T] }
-
-// Derive is f of /proc/self/mountinfo, kept until the table changes.
-func (d *Derived[T]) Derive(f func([]byte) (T, error)) (T, error) {
-	return d.m.derive(selfMounts, f)
+	return d.v, d.err
 }
