@@ -27,6 +27,9 @@ type createLog struct {
 	// last is the time of the last create step, after which only the
 	// plugins' teardown remains.
 	began, last time.Time
+	// calls is each "plugin call" line's ms, keyed "stage call" (a
+	// create makes at most one call of a kind per stage).
+	calls map[string]float64
 }
 
 // parseCreateLog reads one create's marks from a JSON --log, in order.
@@ -36,10 +39,12 @@ func parseCreateLog(r io.Reader) createLog {
 	sc.Buffer(make([]byte, 1<<16), 1<<22)
 	for sc.Scan() {
 		var e struct {
-			Msg  string   `json:"msg"`
-			Step string   `json:"step"`
-			Ms   *float64 `json:"ms"`
-			Time string   `json:"time"`
+			Msg   string   `json:"msg"`
+			Step  string   `json:"step"`
+			Stage string   `json:"stage"`
+			Call  string   `json:"call"`
+			Ms    *float64 `json:"ms"`
+			Time  string   `json:"time"`
 		}
 		if json.Unmarshal(sc.Bytes(), &e) != nil {
 			continue
@@ -59,6 +64,11 @@ func parseCreateLog(r io.Reader) createLog {
 			if terr == nil {
 				out.last = t
 			}
+		case "plugin call":
+			if out.calls == nil {
+				out.calls = map[string]float64{}
+			}
+			out.calls[e.Stage+" "+e.Call] += *e.Ms
 		}
 	}
 	return out

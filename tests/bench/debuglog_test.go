@@ -11,6 +11,7 @@ func TestParseCreateSteps(t *testing.T) {
 {"container":"c","level":"debug","ms":51.5,"msg":"plugins launched and bundle read","time":"2026-12-01T19:34:22.4515Z"}
 {"container":"c","level":"debug","ms":57.5,"msg":"create step","step":"prepare","time":"x"}
 not json
+{"call":"validate+prepare","level":"debug","ms":2.5,"msg":"plugin call","stage":"cgroups","time":"x"}
 {"container":"c","level":"debug","ms":64.5,"msg":"create step","step":"prepared","time":"2026-12-01T19:34:22.5Z"}
 {"level":"info","msg":"create step without ms"}
 `
@@ -24,6 +25,9 @@ not json
 	}
 	if d := cl.last.Sub(cl.began); d != 100*time.Millisecond {
 		t.Errorf("began..last = %v", d)
+	}
+	if cl.calls["cgroups validate+prepare"] != 2.5 || len(cl.calls) != 1 {
+		t.Errorf("calls = %v", cl.calls)
 	}
 	iv := intervals(marks)
 	if iv["launched"] != 51.5 || iv["prepare"] != 6 || iv["prepared"] != 7 {

@@ -513,7 +513,7 @@ func (bn *bench) debug() error {
 }
 
 func (bn *bench) debugOne(rung *runtime) error {
-	steps := map[string]sample{}
+	steps, calls := map[string]sample{}, map[string]sample{}
 	var startup, teardown, wall sample
 	for i := 0; i < bn.cfg.warmup+bn.cfg.n; i++ {
 		logf := filepath.Join(bn.base, fmt.Sprintf("debug-%d.json", i))
@@ -552,6 +552,9 @@ func (bn *bench) debugOne(rung *runtime) error {
 		for k, v := range intervals(cl.marks) {
 			steps[k] = append(steps[k], v)
 		}
+		for k, v := range cl.calls {
+			calls[k] = append(calls[k], v)
+		}
 		startup = append(startup, ms(cl.began.Sub(c.start)))
 		teardown = append(teardown, ms(c.start.Add(c.wall).Sub(cl.last)))
 		wall = append(wall, ms(c.wall))
@@ -574,6 +577,16 @@ func (bn *bench) debugOne(rung *runtime) error {
 	cum += teardown.median()
 	row("teardown", teardown, "end the plugins (kill all at once; warm: close the connections), exit", cum)
 	fmt.Fprintf(&b, "  %-9s %-26s (wall of create under --debug; it logs more than a plain create)", "wall", fmtMs(wall))
+	// Inside "launched" (describe) and "prepared": which stage is the long
+	// pole, as the host saw each call.
+	keys := make([]string, 0, len(calls))
+	for k := range calls {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n    plugin call %-30s %s", k, fmtMs(calls[k]))
+	}
 	bn.note("%s", b.String())
 	return nil
 }
