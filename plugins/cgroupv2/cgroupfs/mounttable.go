@@ -1,7 +1,8 @@
 package cgroupfs
 
 import (
-	"errors"
+	"io"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -15,61 +16,43 @@ import (
 type mountTable struct {
 	mu   sync.Mutex
 	path string
-	fd   int // -1 until first read
+	f    *os.File // nil until first read
 	data []byte
 	gen  uint64
 }
 
-var selfMounts = &mountTable{path: "/proc/self/mountinfo", fd: -1}
+var selfMounts = &mountTable{path: "/proc/self/mountinfo"}
 
 // read returns the table and its generation, which changes whenever the
 // table may have: a caller may keep what it derived from one generation.
 func (t *mountTable) read() ([]byte, uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fd >= 0 {
-		fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLPRI}}
+	if t.f != nil {
+		fds := []unix.PollFd{{Fd: int32(t.f.Fd()), Events: unix.POLLPRI}}
 		_, err := unix.Poll(fds, 0)
 		if err == nil && fds[0].Revents&(unix.POLLPRI|unix.POLLERR|unix.POLLNVAL) == 0 {
 			return t.data, t.gen, nil
 		}
-		unix.Close(t.fd)
-		t.fd = -1
+		t.f.Close()
+		t.f = nil
 	}
 	// Opened before it is read, so a change during the read is flagged by
-	// the next poll rather than lost.
+	// the next poll rather than lost. A blocking descriptor keeps the file
+	// out of Go's poller, which would otherwise hold it too.
 	fd, err := unix.Open(t.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, &os.PathError{Op: "open", Path: t.path, Err: err}
 	}
-	data, err := readAllFd(fd)
+	f := os.NewFile(uintptr(fd), t.path)
+	data, err := io.ReadAll(f)
 	if err != nil {
-		unix.Close(fd)
+		f.Close()
 		return nil, 0, err
 	}
-	t.fd, t.data = fd, data
+	t.f, t.data = f, data
 	t.gen++
 	return data, t.gen, nil
-}
-
-func readAllFd(fd int) ([]byte, error) {
-	buf := make([]byte, 0, 8192)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
 }
 
 // Derived keeps what was derived from one generation of this process's

@@ -14,10 +14,10 @@ func TestMountTableFollowsMounts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
-	tab := &mountTable{path: "/proc/self/mountinfo", fd: -1}
+	tab := &mountTable{path: "/proc/self/mountinfo"}
 	t.Cleanup(func() {
-		if tab.fd >= 0 {
-			unix.Close(tab.fd)
+		if tab.f != nil {
+			tab.f.Close()
 		}
 	})
 	dir := t.TempDir()
