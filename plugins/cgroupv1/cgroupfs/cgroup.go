@@ -136,7 +136,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 					// One with values is left alone.
 					if x.Has("cpuset") {
 						err := cpusetInherit(dir, parent)
-						if gone(err) && attempt < 5 {
+						if v2fs.Gone(err) && attempt < 5 {
 							// Removed between our mkdir and the read.
 							retry = true
 							break
@@ -164,7 +164,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 				// we made can be removed by a Destroy before our leaf is
 				// in it.
 				err := cpusetInherit(dir, parent)
-				if gone(err) && dir != leaf && attempt < 5 {
+				if v2fs.Gone(err) && dir != leaf && attempt < 5 {
 					retry = true
 					break
 				}
@@ -177,12 +177,6 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 			return made, nil
 		}
 	}
-}
-
-// gone says err is what a cgroup removed under us gives: ENOENT for a
-// path that no longer resolves, ENODEV for a file opened before the rmdir.
-func gone(err error) bool {
-	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
 }
 
 func cpusetInherit(dir, parent string) error {

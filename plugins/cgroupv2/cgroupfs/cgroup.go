@@ -296,6 +296,12 @@ func AllPids(dir string) ([]int, error) {
 	return pids, err
 }
 
+// Gone says err is what a cgroup removed under us gives: ENOENT for a
+// path that no longer resolves, ENODEV for a file opened before the rmdir.
+func Gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
+}
+
 // isLeaf says whether the cgroup at dir has no child cgroups, from its
 // link count: kernfs keeps a directory's at 2 plus its subdirectories, so
 // 2 answers without listing the dozens of control files a cgroup has (on

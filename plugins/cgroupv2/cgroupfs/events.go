@@ -2,16 +2,15 @@ package cgroupfs
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
 
 // removed says a read of the cgroup at dir failed because the cgroup is
-// gone, which ends a watch: ENODEV is a file opened before the rmdir.
+// gone, which ends a watch.
 func removed(dir string, err error) bool {
-	return !exists(dir) || errors.Is(err, unix.ENODEV)
+	return !exists(dir) || Gone(err)
 }
 
 // pollInterval bounds how long WatchOOM takes to notice a cancelled context
