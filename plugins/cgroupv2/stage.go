@@ -79,18 +79,7 @@ func (s *stage) check(c *sdk.Container) (*checked, []sdk.FieldError, error) {
 	}
 	// The controllers a new cgroup can get are those of the cgroup it is
 	// made in (for an existing one, its parent's, which enables them).
-	// The nearest existing one may be a shared parent that another
-	// container's Destroy removes as we read it (ENODEV, seen in CI): look
-	// again, as the create walk does.
-	var parent string
-	var avail map[string]bool
-	for try := 0; ; try++ {
-		parent = m.NearestExisting(filepath.Dir(rel))
-		avail, err = cgroupfs.Controllers(parent)
-		if err == nil || !cgroupfs.Gone(err) || try == 8 {
-			break
-		}
-	}
+	parent, avail, err := m.NearestControllers(filepath.Dir(rel))
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %s: cgroups stage: read the controllers of %s: %w", c.ID, parent, err)
 	}

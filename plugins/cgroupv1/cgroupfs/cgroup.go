@@ -136,7 +136,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 					// One with values is left alone.
 					if x.Has("cpuset") {
 						err := cpusetInherit(dir, parent)
-						if v2fs.Gone(err) && attempt < 5 {
+						if v2fs.Gone(err) && attempt < v2fs.RemovalRetries {
 							// Removed between our mkdir and the read.
 							retry = true
 							break
@@ -148,7 +148,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 					continue
 				}
 			case unix.ENOENT:
-				if attempt >= 5 {
+				if attempt >= v2fs.RemovalRetries {
 					return made, &os.PathError{Op: "mkdir", Path: dir, Err: err}
 				}
 				retry = true
@@ -164,7 +164,7 @@ func makeIn(x Hierarchy, rel string) (made []string, err error) {
 				// we made can be removed by a Destroy before our leaf is
 				// in it.
 				err := cpusetInherit(dir, parent)
-				if v2fs.Gone(err) && dir != leaf && attempt < 5 {
+				if v2fs.Gone(err) && dir != leaf && attempt < v2fs.RemovalRetries {
 					retry = true
 					break
 				}

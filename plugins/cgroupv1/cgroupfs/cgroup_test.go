@@ -2,7 +2,6 @@ package cgroupfs_test
 
 import (
 	"context"
-	"golang.org/x/sys/unix"
 	"math"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/rung-runtime/rung/plugins/cgroupv1/cgroupfs"
 	"github.com/rung-runtime/rung/plugins/cgroupv1/internal/cgtest"

@@ -115,7 +115,7 @@ func Create(m Mount, rel string) (created []string, err error) {
 			if err == unix.EEXIST {
 				break
 			}
-			if err == unix.ENOENT && i > 0 && attempt < 5 {
+			if err == unix.ENOENT && i > 0 && attempt < RemovalRetries {
 				if e := unix.Mkdir(filepath.Dir(dir), 0o755); e == nil {
 					created = append(created, filepath.Dir(dir))
 				}
@@ -301,6 +301,10 @@ func AllPids(dir string) ([]int, error) {
 func Gone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
 }
+
+// RemovalRetries bounds how often a walk over cgroups starts over because a
+// concurrent Destroy removed a shared parent (the default /rung) under it.
+const RemovalRetries = 5
 
 // isLeaf says whether the cgroup at dir has no child cgroups, from its
 // link count: kernfs keeps a directory's at 2 plus its subdirectories, so

@@ -96,6 +96,20 @@ func (m Mount) NearestExisting(rel string) string {
 	return m.Path
 }
 
+// NearestControllers returns NearestExisting(rel) and the controllers
+// listed there: those a cgroup made at rel can get. That directory may be a
+// shared parent another container's Destroy removes as it is read (ENODEV,
+// seen in CI); it is then looked for again, as Create's walk does.
+func (m Mount) NearestControllers(rel string) (string, map[string]bool, error) {
+	for attempt := 0; ; attempt++ {
+		dir := m.NearestExisting(rel)
+		avail, err := Controllers(dir)
+		if err == nil || !Gone(err) || attempt == RemovalRetries {
+			return dir, avail, err
+		}
+	}
+}
+
 // ProcessCgroup returns the directory of pid's cgroup v2 cgroup ("0::" line
 // of /proc/PID/cgroup) under m, or "" if it is outside what m shows.
 func (m Mount) ProcessCgroup(pid int) (string, error) {
