@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/tests/testutil"
 )
 
 // machine names the host a run's figures came from.
@@ -27,9 +29,7 @@ func machine() string {
 			}
 		}
 	}
-	var u unix.Utsname
-	_ = unix.Uname(&u)
-	kernel := unix.ByteSliceToString(u.Release[:])
+	kernel, _ := testutil.KernelRelease()
 	virt := ""
 	if hyper {
 		virt = ", virtualised"

@@ -74,11 +74,10 @@ func MobyToOCI(path string, native specs.Arch) (*specs.LinuxSeccomp, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	kernel, err := KernelRelease()
+	if err != nil {
 		return nil, err
 	}
-	kernel := unix.ByteSliceToString(u.Release[:])
 	out := &specs.LinuxSeccomp{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet}
 	for _, m := range p.ArchMap {
 		if m.Arch == native {
@@ -111,6 +110,15 @@ func allIn(want, have []string) bool {
 
 func anyIn(want, have []string) bool {
 	return slices.ContainsFunc(want, func(w string) bool { return slices.Contains(have, w) })
+}
+
+// KernelRelease is uname's release of the running kernel ("6.1.0-57-amd64").
+func KernelRelease() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Release[:]), nil
 }
 
 // versionLess compares dotted kernel versions numerically ("6.18.44-x" vs "4.8").
