@@ -85,7 +85,7 @@ func (s *stageServer) Describe(ctx context.Context, _ *stagev1.DescribeRequest) 
 	return &stagev1.DescribeResponse{
 		Name: d.Name, Version: d.Version, ProtocolVersion: ProtocolVersion, Stage: d.Stage,
 		Handles: d.Handles, FeaturesJson: d.Features, Resources: resources, NoDestroy: d.NoDestroy,
-		NoAttach: d.NoAttach, ValidatesInPrepare: true,
+		NoAttach: d.NoAttach, ValidatesInPrepare: true, PlanInputs: d.PlanInputs,
 	}, nil
 }
 
@@ -136,7 +136,7 @@ func (s *stageServer) Prepare(ctx context.Context, req *stagev1.PrepareRequest) 
 	if plan == nil {
 		plan = &Plan{}
 	}
-	return &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions, SkipAttach: plan.SkipAttach}, nil
+	return &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions, SkipAttach: plan.SkipAttach, Reusable: plan.Reusable}, nil
 }
 
 func (s *stageServer) Attach(ctx context.Context, req *stagev1.AttachRequest) (*stagev1.AttachResponse, error) {

@@ -76,6 +76,13 @@ type Description struct {
 	// the host need not call it and the init waits on one process fewer.
 	// Leave it false if Attach has any work to do.
 	NoAttach bool
+	// PlanInputs are the spec fields a Plan marked Reusable depends on, as
+	// JSON paths ("linux.seccomp"; "hostname?" counts only whether the field
+	// is set). The host then keeps such a plan and gives it to every later
+	// container with the same values there, without launching or calling
+	// the plugin: list every field Validate and Prepare read. Honoured only
+	// with NoDestroy and for plugins that serve no Resources.
+	PlanInputs []string
 }
 
 // Plan is a plugin's answer to Prepare.
@@ -87,6 +94,12 @@ type Plan struct {
 	// SkipAttach says Attach has nothing to do for this container, so the
 	// host does not call it (Description.NoAttach says so for all).
 	SkipAttach bool
+	// Reusable says this plan follows from the values at
+	// Description.PlanInputs, the plugin's Config and the kernel alone, not
+	// from the container's id, bundle or other fields, nor from host state
+	// that may change before a reboot (loaded profiles, files, other
+	// containers), so the host may reuse it. It needs SkipAttach or NoAttach.
+	Reusable bool
 }
 
 // FieldError is a validation error about one spec field.

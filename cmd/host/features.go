@@ -63,7 +63,7 @@ func featuresCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			set, err := launcher.LaunchAll(context.Background(), log, cfg.Specs())
+			set, err := launcher.LaunchAll(context.Background(), log, cfg.Specs(), nil)
 			if err != nil {
 				return err
 			}

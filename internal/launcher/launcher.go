@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rung-runtime/rung/internal/logging"
 	"github.com/rung-runtime/rung/proto/stagev1"
@@ -233,6 +234,11 @@ type Plugin struct {
 	// plugin running for the next command.
 	warm *grpc.ClientConn
 	log  *logging.Logger
+	// Kept is a kept Prepare answer standing in for the plugin, which was
+	// then neither launched nor dialled: its calls fail. See kept.go.
+	Kept *stagev1.PrepareResponse
+	// kept is where this plugin's answers may be kept, nil if nowhere.
+	kept *keptIdentity
 }
 
 // Name is the plugin's own name, or its binary before Describe answered.
@@ -268,6 +274,9 @@ func (p *Plugin) Call(ctx context.Context, what string, f func(ctx context.Conte
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if p.conn == nil {
+		return fmt.Errorf("%s: %s: not launched (a kept answer stands in for it)", p.Label(), what)
+	}
 	began := time.Now()
 	err := f(ctx)
 	if p.log != nil && p.log.Debugging() {
@@ -304,18 +313,83 @@ func (p *Plugin) Close() {
 	}
 }
 
+// SpecSource gives the launcher the container's config.json once the
+// bundle is read (nil if it could not be), so that a kept answer may stand
+// in for a plugin; a nil SpecSource keeps and uses nothing.
+type SpecSource func() []byte
+
 // Launch starts one plugin, or connects to its warm process, and asks
 // Describe.
 func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
+	return launchOne(ctx, log, s, nil)
+}
+
+func launchOne(ctx context.Context, log *logging.Logger, s Spec, spec SpecSource) (*Plugin, error) {
 	p := &Plugin{Spec: s, log: log}
 	path, err := Resolve(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	p.Path = path
+	var id *keptIdentity
+	var keptDesc *stagev1.DescribeResponse
+	if spec != nil {
+		id = identityFor(s, path)
+	}
+	if id != nil {
+		keptDesc = id.loadDescription()
+		if p.useKept(id, keptDesc, spec) {
+			log.Debug("plugin kept answer", "stage", s.Stage)
+			return p, nil
+		}
+	}
+	if err := p.start(ctx, log); err != nil {
+		return nil, err
+	}
+	if id != nil && keepable(p.Desc) {
+		p.kept = id
+	}
+	if id != nil && (keepable(p.Desc) || keptDesc != nil) && !proto.Equal(keptDesc, p.Desc) {
+		id.keepDescription(p.Desc)
+	}
+	return p, nil
+}
+
+// useKept takes the kept answer for this container's spec, if there is
+// one the host may use; it waits for the spec only when the plugin's kept
+// Describe allows kept answers.
+func (p *Plugin) useKept(id *keptIdentity, d *stagev1.DescribeResponse, spec SpecSource) bool {
+	if d == nil {
+		return false
+	}
+	p.Desc = d
+	if p.checkDescription() == nil && keepable(d) {
+		if raw := spec(); raw != nil {
+			if r := id.loadPlan(id.planKey(d, raw)); r != nil && KeptAnswer(d, r) {
+				p.Kept = r
+				return true
+			}
+		}
+	}
+	p.Desc = nil
+	return false
+}
+
+// KeepAnswer keeps r, the plugin's answer to specJSON, for later
+// containers, when the plugin and the answer allow it.
+func (p *Plugin) KeepAnswer(specJSON []byte, r *stagev1.PrepareResponse) {
+	if p.kept != nil && p.Kept == nil && KeptAnswer(p.Desc, r) {
+		p.kept.keepPlan(p.kept.planKey(p.Desc, specJSON), r)
+	}
+}
+
+// start connects to the plugin's warm process or launches its own, and
+// has its Describe answer.
+func (p *Plugin) start(ctx context.Context, log *logging.Logger) error {
+	s, path := p.Spec, p.Path
 	idle, err := poolIdle(s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.Label(), err)
+		return fmt.Errorf("%s: %w", p.Label(), err)
 	}
 	if idle > 0 {
 		// A warm plugin that goes idle just as we dial it answers nothing;
@@ -326,36 +400,33 @@ func Launch(ctx context.Context, log *logging.Logger, s Spec) (*Plugin, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: warm plugin: %w", p.Label(), err)
+				return fmt.Errorf("%s: warm plugin: %w", p.Label(), err)
 			}
 			p.warm, p.conn = cc, wire.NewConn(cc)
 			// A kept answer the host could not use is asked again (and
 			// replaced) rather than trusted or fatal.
 			if p.Desc = m.cachedDescription(); p.Desc != nil {
 				if p.checkDescription() == nil {
-					return p, nil
+					return nil
 				}
 				p.Desc = nil
 			}
 			err = p.describe(ctx)
 			if err == nil {
 				m.keepDescription(p.Desc)
-				return p, nil
+				return nil
 			}
 			if !errors.Is(err, errWarmGone) || try == 1 {
-				return nil, err
+				return err
 			}
 			log.Debugf("%s: %v; starting another", p.Label(), err)
 			p.warm, p.conn, p.Desc = nil, nil, nil
 		}
 	}
 	if err := p.launch(ctx, log); err != nil {
-		return nil, err
+		return err
 	}
-	if err := p.describe(ctx); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p.describe(ctx)
 }
 
 // errWarmGone is a warm plugin that stopped answering as we connected: it
@@ -440,6 +511,9 @@ func CheckDescription(d *stagev1.DescribeResponse) error {
 	if !ValidStageName(d.GetStage()) {
 		return fmt.Errorf("stage %q is not a stage name (lowercase letters, digits and '-', at most 32)", d.GetStage())
 	}
+	if err := CheckPlanInputs(d.GetPlanInputs()); err != nil {
+		return err
+	}
 	if len(d.GetHandles()) > maxHandles {
 		return fmt.Errorf("%d handled fields, at most %d", len(d.GetHandles()), maxHandles)
 	}
@@ -479,7 +553,8 @@ func printable(s string) bool {
 type Set []*Plugin
 
 // LaunchAll starts every plugin at once; on any failure it ends the others.
-func LaunchAll(ctx context.Context, log *logging.Logger, specs []Spec) (Set, error) {
+// With spec, a kept answer may stand in for a plugin (see SpecSource).
+func LaunchAll(ctx context.Context, log *logging.Logger, specs []Spec, spec SpecSource) (Set, error) {
 	set := make(Set, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -487,7 +562,7 @@ func LaunchAll(ctx context.Context, log *logging.Logger, specs []Spec) (Set, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			set[i], errs[i] = Launch(ctx, log, s)
+			set[i], errs[i] = launchOne(ctx, log, s, spec)
 		}()
 	}
 	wg.Wait()

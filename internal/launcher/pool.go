@@ -2,12 +2,12 @@ package launcher
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/rung-runtime/rung/internal/logging"
 	"github.com/rung-runtime/rung/internal/state"
@@ -83,18 +82,8 @@ func memberFor(s Spec, path string) (*member, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "rung-pool %d\x00%s\x00%d %d %d %d.%d\x00%s\x00",
-		wire.ProtocolVersion, path, m.bin.Dev, m.bin.Ino, m.bin.Size,
-		m.bin.Mtim.Sec, m.bin.Mtim.Nsec, strings.ToLower(s.SHA256))
-	for _, a := range s.Args {
-		fmt.Fprintf(h, "%d:%s\x00", len(a), a)
-	}
-	for _, ns := range []string{"mnt", "pid", "net", "user", "cgroup", "ipc", "uts"} {
-		var st unix.Stat_t
-		if err := unix.Stat("/proc/self/ns/"+ns, &st); err == nil {
-			fmt.Fprintf(h, "%s:%d:%d\x00", ns, st.Dev, st.Ino)
-		}
-	}
+	io.WriteString(h, "rung-pool\x00")
+	writeBinaryIdentity(h, s, path, &m.bin)
 	name := filepath.Join(dir, "warm-"+hex.EncodeToString(h.Sum(nil))[:24])
 	m.sock, m.lock, m.oneshot, m.desc = name+".sock", name+".lock", name+".oneshot", name+".desc"
 	return m, nil
@@ -143,16 +132,8 @@ func (m *member) cachedDescription() *stagev1.DescribeResponse {
 	if m.peer == 0 {
 		return nil
 	}
-	b, err := os.ReadFile(m.desc)
-	if err != nil {
-		return nil
-	}
-	head, body, ok := bytes.Cut(b, []byte("\n"))
-	if !ok || string(head) != m.processTag() {
-		return nil
-	}
 	d := &stagev1.DescribeResponse{}
-	if proto.Unmarshal(body, d) != nil {
+	if !readTagged(m.desc, m.processTag(), d) {
 		return nil
 	}
 	return d
@@ -160,18 +141,7 @@ func (m *member) cachedDescription() *stagev1.DescribeResponse {
 
 // keepDescription stores d for the process this member's connection reached.
 func (m *member) keepDescription(d *stagev1.DescribeResponse) {
-	tag := m.processTag()
-	body, err := proto.Marshal(d)
-	if err != nil || tag == "" {
-		return
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", m.desc, os.Getpid())
-	if err := os.WriteFile(tmp, append([]byte(tag+"\n"), body...), 0o600); err != nil {
-		return
-	}
-	if os.Rename(tmp, m.desc) != nil {
-		os.Remove(tmp)
-	}
+	writeTagged(m.desc, m.processTag(), d)
 }
 
 // processTag names the peer process beyond its pid, which may be reused.

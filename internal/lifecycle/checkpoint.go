@@ -456,7 +456,7 @@ func Restore(ctx context.Context, env *Env, opts RestoreOptions) (pid int, err e
 			return 0, fmt.Errorf("container %q: restore: linux.namespaces: joining namespace %s at %s is not supported on restore", opts.ID, ns.Type, ns.Path)
 		}
 	}
-	set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins)
+	set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins, nil)
 	if err != nil {
 		return 0, fmt.Errorf("container %q: %w", opts.ID, err)
 	}

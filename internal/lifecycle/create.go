@@ -77,16 +77,23 @@ func Create(ctx context.Context, env *Env, opts CreateOptions) (err error) {
 	}
 	began := time.Now()
 	// Plugin launch is the slowest step; overlap it with reading the bundle.
+	// A plugin whose answer may have been kept waits for the spec instead.
 	type launched struct {
 		set launcher.Set
 		err error
 	}
 	ch := make(chan launched, 1)
+	read := make(chan struct{})
+	var rawSpec []byte
 	go func() {
-		set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins)
+		set, err := launcher.LaunchAll(ctx, env.Log, env.Plugins, func() []byte { <-read; return rawSpec })
 		ch <- launched{set, err}
 	}()
 	bundle, berr := LoadBundle(opts.Bundle)
+	if berr == nil && bundle.Spec.Process != nil {
+		rawSpec = bundle.RawSpec
+	}
+	close(read)
 	l := <-ch
 	if berr != nil {
 		l.set.Close()
@@ -281,6 +288,10 @@ func (c *creation) prepare(ctx context.Context) error {
 	answers := make([]answer, len(c.plugins))
 	err := c.plugins.Each(func(p *launcher.Plugin) error {
 		i := indexOf(c.plugins, p)
+		if p.Kept != nil {
+			answers[i].resp = p.Kept
+			return nil
+		}
 		resp, err := callPrepare(ctx, p, c.container(p), c.validatesInPrepare(p))
 		answers[i].resp = resp
 		return err
@@ -331,6 +342,11 @@ func (c *creation) prepare(ctx context.Context) error {
 	// if no stage planned a new one.
 	if loopbackBy != "" && c.plan.bootstrap.CloneFlags&unix.CLONE_NEWNET == 0 {
 		return fmt.Errorf("%s: prepare: invalid plan: a Loopback action, but no stage plans a new network namespace", loopbackBy)
+	}
+	// Kept only once the host took the answer: a refused one is asked
+	// again next time.
+	for i, p := range c.plugins {
+		p.KeepAnswer(c.bundle.RawSpec, answers[i].resp)
 	}
 	c.rec.CgroupPath = c.plan.cgroupDir
 	c.rec.CgroupV1Paths = c.plan.cgroupV1Dirs

@@ -52,7 +52,7 @@ func launchFor(ctx context.Context, env *Env, stages []string) (launcher.Set, er
 	if len(specs) == 0 {
 		return nil, nil
 	}
-	return launcher.LaunchAll(ctx, env.Log, specs)
+	return launcher.LaunchAll(ctx, env.Log, specs, nil)
 }
 
 // keepWarm moves set's warm plugins to env.Warm and returns the others.

@@ -48,16 +48,20 @@ func Features(h lsmhost.Host) json.RawMessage {
 
 func (s *stage) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
-		Name:     name,
-		Version:  version,
-		Stage:    "lsm",
-		Handles:  []string{"process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"},
-		Features: Features(s.detect()),
+		Name:    name,
+		Version: version,
+		Stage:   "lsm",
+		Handles: handles,
+		// Only a plan with no label (see Prepare) is reusable.
+		PlanInputs: handles,
+		Features:   Features(s.detect()),
 		// Labels belong to the processes they confine; nothing to undo,
 		// and the init applies them itself.
 		NoDestroy: true, NoAttach: true,
 	}, nil
 }
+
+var handles = []string{"process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"}
 
 func (s *stage) decide(c *sdk.Container) (*lsmplan.Decision, []sdk.FieldError, error) {
 	if c.Spec == nil {
@@ -99,6 +103,12 @@ func (s *stage) Prepare(_ context.Context, c *sdk.Container) (*sdk.Plan, error) 
 		return nil, fmt.Errorf("%s: container %s: %s", name, c.ID, strings.Join(msgs, "; "))
 	}
 	p := d.Plan()
+	// A label depends on what is loaded now, and a setting ignored because
+	// a module looked off (securityfs or selinuxfs not mounted yet, say)
+	// would apply once it looks on: neither may be kept for later
+	// containers. Nothing to apply and nothing ignored is what the spec's
+	// handled fields alone decide.
+	p.Reusable = len(p.Actions) == 0 && len(d.Ignored) == 0
 	sdk.Logger().Debug("lsm plan", "container", c.ID, "apparmor", d.AppArmorProfile, "selinux", d.ProcessLabel, "mountLabel", d.MountLabel)
 	return p, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,12 +47,18 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 		Name:     name,
 		Version:  version,
 		Stage:    "namespaces",
-		Handles:  []string{"linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.timeOffsets"},
+		Handles:  handles,
 		Features: features,
 		// Namespaces die with their last process; nothing to undo.
 		NoDestroy: true,
+		// Validate also reads whether the fields a namespace isolates are
+		// set, and the sysctls' names.
+		PlanInputs: append(slices.Clone(handles), "hostname?", "domainname?",
+			"linux.maskedPaths?", "linux.readonlyPaths?", "linux.sysctl"),
 	}, nil
 }
+
+var handles = []string{"linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.timeOffsets"}
 
 func (s *stage) Validate(_ context.Context, c *sdk.Container) ([]sdk.FieldError, error) {
 	if c.Spec == nil {

@@ -34,6 +34,10 @@ func (stage) Describe(context.Context) (sdk.Description, error) {
 		// A filter belongs to the processes it holds; nothing to undo,
 		// and the init loads it itself.
 		NoDestroy: true, NoAttach: true,
+		// The filter follows from linux.seccomp, libseccomp and the kernel
+		// alone, so the host may keep it for every container that asks
+		// for the same profile.
+		PlanInputs: []string{compile.Root},
 	}, nil
 }
 
@@ -51,7 +55,7 @@ func (stage) Validate(_ context.Context, c *sdk.Container) ([]sdk.FieldError, er
 func (stage) Prepare(_ context.Context, c *sdk.Container) (*sdk.Plan, error) {
 	s := profile(c)
 	if s == nil {
-		return &sdk.Plan{}, nil
+		return &sdk.Plan{Reusable: true}, nil
 	}
 	res, err := compile.Compiled(s)
 	if err != nil {
@@ -70,7 +74,7 @@ func (stage) Prepare(_ context.Context, c *sdk.Container) (*sdk.Plan, error) {
 		Flags:            res.Flags,
 		ListenerPath:     res.ListenerPath,
 		ListenerMetadata: res.ListenerMetadata,
-	})}}, nil
+	})}, Reusable: true}, nil
 }
 
 func main() { sdk.Serve(stage{}) }

@@ -188,7 +188,16 @@ type DescribeResponse struct {
 	ValidatesInPrepare bool `protobuf:"varint,9,opt,name=validates_in_prepare,json=validatesInPrepare,proto3" json:"validates_in_prepare,omitempty"`
 	// The plugin's Attach does nothing, so the host does not call it and the
 	// init waits on one process fewer.
-	NoAttach      bool `protobuf:"varint,10,opt,name=no_attach,json=noAttach,proto3" json:"no_attach,omitempty"`
+	NoAttach bool `protobuf:"varint,10,opt,name=no_attach,json=noAttach,proto3" json:"no_attach,omitempty"`
+	// The spec fields a reusable Prepare answer (PrepareResponse.reusable)
+	// depends on, as JSON paths; a path ending in "?" counts only whether the
+	// field is set (present and not null, "", [] or {}). The host keeps such
+	// an answer, made with validate set, and gives it to every later container
+	// whose values at these paths are the same bytes, for the same plugin
+	// binary, arguments, config, rung build and boot, without launching or
+	// calling the plugin. Only for plugins with no_destroy and
+	// validates_in_prepare that serve no Resources; empty: nothing is reused.
+	PlanInputs    []string `protobuf:"bytes,11,rep,name=plan_inputs,json=planInputs,proto3" json:"plan_inputs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -291,6 +300,13 @@ func (x *DescribeResponse) GetNoAttach() bool {
 		return x.NoAttach
 	}
 	return false
+}
+
+func (x *DescribeResponse) GetPlanInputs() []string {
+	if x != nil {
+		return x.PlanInputs
+	}
+	return nil
 }
 
 // Container identifies the container a call is about. state carries what
@@ -587,7 +603,13 @@ type PrepareResponse struct {
 	Errors []*FieldError `protobuf:"bytes,3,rep,name=errors,proto3" json:"errors,omitempty"`
 	// Attach has nothing to do for this container: the host does not call it.
 	// (Describe's no_attach says the same for every container.)
-	SkipAttach    bool `protobuf:"varint,4,opt,name=skip_attach,json=skipAttach,proto3" json:"skip_attach,omitempty"`
+	SkipAttach bool `protobuf:"varint,4,opt,name=skip_attach,json=skipAttach,proto3" json:"skip_attach,omitempty"`
+	// This answer depends on nothing but the values at Describe's plan_inputs,
+	// the plugin's config and the kernel: not on the container's id, bundle or
+	// any other field, nor on host state that may change before the next boot
+	// (loaded profiles, files, other containers). The host may then reuse it
+	// (see plan_inputs); it still needs skip_attach or no_attach.
+	Reusable      bool `protobuf:"varint,5,opt,name=reusable,proto3" json:"reusable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -646,6 +668,13 @@ func (x *PrepareResponse) GetErrors() []*FieldError {
 func (x *PrepareResponse) GetSkipAttach() bool {
 	if x != nil {
 		return x.SkipAttach
+	}
+	return false
+}
+
+func (x *PrepareResponse) GetReusable() bool {
+	if x != nil {
+		return x.Reusable
 	}
 	return false
 }
@@ -1938,7 +1967,7 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\n" +
 	"\x13stagev1/stage.proto\x12\rrung.stage.v1\"\a\n" +
 	"\x05Empty\"\x11\n" +
-	"\x0fDescribeRequest\"\xcc\x02\n" +
+	"\x0fDescribeRequest\"\xed\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1951,7 +1980,9 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"no_destroy\x18\b \x01(\bR\tnoDestroy\x120\n" +
 	"\x14validates_in_prepare\x18\t \x01(\bR\x12validatesInPrepare\x12\x1b\n" +
 	"\tno_attach\x18\n" +
-	" \x01(\bR\bnoAttach\"\x80\x03\n" +
+	" \x01(\bR\bnoAttach\x12\x1f\n" +
+	"\vplan_inputs\x18\v \x03(\tR\n" +
+	"planInputs\"\x80\x03\n" +
 	"\tContainer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06bundle\x18\x02 \x01(\tR\x06bundle\x12\x1b\n" +
@@ -1976,13 +2007,14 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x06errors\x18\x01 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\"d\n" +
 	"\x0ePrepareRequest\x126\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\x12\x1a\n" +
-	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\x91\x02\n" +
+	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\xad\x02\n" +
 	"\x0fPrepareResponse\x12?\n" +
 	"\x05state\x18\x01 \x03(\v2).rung.stage.v1.PrepareResponse.StateEntryR\x05state\x12/\n" +
 	"\aactions\x18\x02 \x03(\v2\x15.rung.stage.v1.ActionR\aactions\x121\n" +
 	"\x06errors\x18\x03 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\x12\x1f\n" +
 	"\vskip_attach\x18\x04 \x01(\bR\n" +
-	"skipAttach\x1a8\n" +
+	"skipAttach\x12\x1a\n" +
+	"\breusable\x18\x05 \x01(\bR\breusable\x1a8\n" +
 	"\n" +
 	"StateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

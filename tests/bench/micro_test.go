@@ -58,7 +58,7 @@ func BenchmarkLaunch(b *testing.B) {
 			_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &before)
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs)
+				set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -85,7 +85,7 @@ func BenchmarkCloseConcurrent(b *testing.B) {
 	specs := pluginSpecs(b)
 	var closing time.Duration
 	for i := 0; i < b.N; i++ {
-		set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs)
+		set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func BenchmarkCloseConcurrent(b *testing.B) {
 // would cost per call if its process were already running.
 func BenchmarkRPC(b *testing.B) {
 	specs := pluginSpecs(b)
-	set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs[:1])
+	set, err := launcher.LaunchAll(context.Background(), logging.Discard(), specs[:1], nil)
 	if err != nil {
 		b.Fatal(err)
 	}

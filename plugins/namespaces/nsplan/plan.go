@@ -85,6 +85,10 @@ func Build(spec *specs.Spec) (*sdk.Plan, error) {
 	}
 	// Only id maps for a new user namespace must be written from outside.
 	plan.SkipAttach = !NeedsAttach(&st)
+	// A joined namespace is checked at its path, which may name another
+	// namespace by the next container; what is created follows from the
+	// spec alone, on any kernel that passed Validate this boot.
+	plan.Reusable = plan.SkipAttach && len(st.Joined) == 0
 	if st.IsNew(specs.TimeNamespace) && len(l.TimeOffsets) > 0 {
 		o := &stagev1.TimeOffsets{}
 		if m, ok := l.TimeOffsets["monotonic"]; ok {
