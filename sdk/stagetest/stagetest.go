@@ -268,6 +268,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		func() { r.validate(ctx, good) },
 		func() { r.lifecycle(ctx) },
 		func() { r.validateInPrepare(ctx, good) },
+		func() { r.reuse(ctx) },
 		func() { r.halfMade(ctx) },
 		func() { r.result("destroy/empty", r.destroy(ctx, newID(), nil)) },
 		func() { r.result("deadline", r.deadline(ctx)) },

@@ -133,6 +133,9 @@ func TestKitCatchesMisbehaviour(t *testing.T) {
 		"skip-attach":            {"attach"}, // a restore still asks it
 		"destroy-once":           {"destroy", "destroy/half-made"},
 		"go-plugin-only":         nil,
+		"reuse-ok":               nil,
+		"reuse-by-id":            {"reuse"},
+		"reuse-needs-attach":     {"reuse"},
 	}
 	if !testing.Short() {
 		cases["hang-prepare"] = []string{"prepare"}

@@ -15,7 +15,10 @@
 // loopback (asks the init to bring lo up, whatever namespaces are planned),
 // prepare-skips-validate (claims validates_in_prepare but prepares what
 // Validate refuses), no-fold (written without the SDK and not claiming
-// validates_in_prepare: only its Validate refuses). Every mode's Validate
+// validates_in_prepare: only its Validate refuses), reuse-ok (lists plan
+// inputs, and its reusable plans follow from them), reuse-by-id (its
+// "reusable" plans name the container), reuse-needs-attach (reusable plans
+// that leave Attach to call). Every mode's Validate
 // refuses a spec with the annotation misbehave.refuse.
 package main
 
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -48,7 +52,12 @@ func (s *stage) Describe(context.Context) (sdk.Description, error) {
 	if s.mode == "bad-describe" {
 		name = "two\nlines"
 	}
-	return sdk.Description{Name: name, Version: "0.0.1", Stage: s.name, NoAttach: s.mode == "no-attach"}, nil
+	d := sdk.Description{Name: name, Version: "0.0.1", Stage: s.name, NoAttach: s.mode == "no-attach"}
+	if strings.HasPrefix(s.mode, "reuse-") {
+		d.PlanInputs, d.NoDestroy = []string{"linux.seccomp"}, true
+		d.NoAttach = s.mode != "reuse-needs-attach"
+	}
+	return d, nil
 }
 
 func (s *stage) Attach(context.Context, *sdk.Container, int) (map[string]string, error) {
@@ -84,6 +93,10 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (*sdk.Plan, error
 		select {}
 	case "loopback":
 		return &sdk.Plan{State: map[string]string{"prepared": "yes"}, Actions: []*stagev1.Action{sdk.LoopbackAction()}}, nil
+	case "reuse-ok", "reuse-needs-attach":
+		return &sdk.Plan{State: map[string]string{"prepared": "yes"}, Reusable: true}, nil
+	case "reuse-by-id":
+		return &sdk.Plan{State: map[string]string{"prepared": c.ID}, Reusable: true}, nil
 	}
 	return &sdk.Plan{State: map[string]string{"prepared": "yes"}, SkipAttach: s.mode == "skip-attach"}, nil
 }
