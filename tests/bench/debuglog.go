@@ -77,7 +77,7 @@ func parseCreateLog(r io.Reader) createLog {
 // stageNames explains each interval, named by the mark that ends it, in
 // terms of what create.go and spawn.go do between the two log lines.
 var stageNames = []struct{ end, what string }{
-	{"launched", "launch 4 plugins + Describe, or dial 4 warm ones (overlaps reading config.json)"},
+	{"launched", "launch plugins + Describe, dial warm ones, or take kept answers (overlaps reading config.json)"},
 	{"prepare", "Validate of plugins that cannot validate in Prepare (none built in), reserve state dir"},
 	{"prepared", "Prepare x4, each validating first"},
 	{"spawn", "plan, exec fifo, seal of rung (overlay or memfd), encode bootstrap"},
