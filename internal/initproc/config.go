@@ -70,4 +70,21 @@ type Config struct {
 	// State is the OCI state hooks of the init (createContainer,
 	// startContainer) get on stdin; the host fills in the pid.
 	State *specs.State `json:"state,omitempty"`
+	// Timing asks for the init's Marks on ready (rung --debug).
+	Timing bool `json:"timing,omitempty"`
+}
+
+// SpecForInit is spec less what only the stages read (resources, seccomp,
+// intelRdt) and annotations: the init decodes its config before anything
+// else, and a runtime's default seccomp profile alone is hundreds of
+// syscall names.
+func SpecForInit(spec *specs.Spec) *specs.Spec {
+	out := *spec
+	out.Annotations = nil
+	if spec.Linux != nil {
+		l := *spec.Linux
+		l.Resources, l.Seccomp, l.IntelRdt = nil, nil, nil
+		out.Linux = &l
+	}
+	return &out
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -32,6 +33,7 @@ func Main() {
 	// Everything per-thread (LSM attributes, the seccomp filter before TSYNC,
 	// namespace state) must happen on the thread that finally calls execve.
 	runtime.LockOSThread()
+	started := time.Now()
 	fd, err := strconv.Atoi(os.Getenv(nsexec.InitEnv))
 	if err != nil || fd < 3 {
 		os.Exit(nsexec.ExitBootstrap)
@@ -45,13 +47,18 @@ func Main() {
 	if cfg.Build != BuildID() {
 		err = fmt.Errorf("the init binary was built as %q, rung as %q: install rung and rung-init from one build", BuildID(), cfg.Build)
 	} else {
-		err = run(sock, &cfg)
+		t := &timeline{on: cfg.Timing}
+		if t.on {
+			t.marks = []Mark{{Step: "init go", At: started.UnixNano()}}
+		}
+		t.mark("init config")
+		err = run(sock, &cfg, t)
 	}
 	_ = WriteFrame(sock, Message{Type: MsgError, Error: err.Error()})
 	os.Exit(1)
 }
 
-func run(sock *os.File, cfg *Config) error {
+func run(sock *os.File, cfg *Config, t *timeline) error {
 	spec := cfg.Spec
 	if spec == nil || spec.Process == nil {
 		return errors.New("init: no process in the config")
@@ -84,6 +91,7 @@ func run(sock *os.File, cfg *Config) error {
 		if err := rootfs.Prepare(rcfg); err != nil {
 			return err
 		}
+		t.mark("init rootfs")
 		if h := spec.Hooks; h != nil && (len(h.Prestart) > 0 || len(h.CreateRuntime) > 0) { //nolint:staticcheck
 			if err := askHost(sock, MsgHooks); err != nil {
 				return err
@@ -97,6 +105,7 @@ func run(sock *os.File, cfg *Config) error {
 		if err := rootfs.Pivot(rcfg); err != nil {
 			return err
 		}
+		t.mark("init pivot")
 		// runc creates a missing cwd (images often name a workdir they lack);
 		// past pivot_root every path resolves inside the container.
 		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
@@ -122,6 +131,7 @@ func run(sock *os.File, cfg *Config) error {
 				return err
 			}
 		}
+		t.mark("init finalize")
 	}
 	if err := process.SetOOMScoreAdj(p.OOMScoreAdj); err != nil {
 		return err
@@ -190,7 +200,8 @@ func run(sock *os.File, cfg *Config) error {
 			return err
 		}
 	}
-	if err := WriteFrame(sock, Message{Type: MsgReady}); err != nil {
+	t.mark("init process")
+	if err := WriteFrame(sock, Message{Type: MsgReady, Marks: t.marks}); err != nil {
 		return err
 	}
 	sock.Close()

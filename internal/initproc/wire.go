@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -18,7 +19,7 @@ import (
 
 // wireVersion changes whenever Config, Plan or the messages change in a way
 // an older init would misread.
-const wireVersion = 2
+const wireVersion = 3
 
 // BuildID names the build of this init protocol: the host and the init it
 // starts (rung itself, or a separately installed rung-init) must agree.
@@ -72,6 +73,29 @@ const (
 type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
+	// Marks, on ready when the host asked for Config.Timing, are the init's
+	// own steps: the host logs them among its create steps.
+	Marks []Mark `json:"marks,omitempty"`
+}
+
+// Mark is the wall-clock time (Unix ns) an init step ended; host and init
+// share the clock, so the host can place it on its own create timeline.
+type Mark struct {
+	Step string `json:"step"`
+	At   int64  `json:"at"`
+}
+
+// timeline collects the init's marks, and nothing unless timing was asked
+// for: a plain create pays one branch per step.
+type timeline struct {
+	on    bool
+	marks []Mark
+}
+
+func (t *timeline) mark(step string) {
+	if t.on {
+		t.marks = append(t.marks, Mark{Step: step, At: time.Now().UnixNano()})
+	}
 }
 
 // MsgSeccompFd carries a seccomp notify fd (SCM_RIGHTS) from the init to the

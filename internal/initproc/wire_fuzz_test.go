@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -63,7 +64,7 @@ func FuzzReadFrame(f *testing.F) {
 			t.Fatalf("WriteFrame: %v", err)
 		}
 		var back Message
-		if err := ReadFrame(&buf, &back); err != nil || back != m {
+		if err := ReadFrame(&buf, &back); err != nil || !reflect.DeepEqual(back, m) {
 			t.Fatalf("round trip: %+v -> %+v, %v", m, back, err)
 		}
 	})

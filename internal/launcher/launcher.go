@@ -672,7 +672,18 @@ func socketDir() string {
 // rest to the next.
 func sweepStaleSockets(dir string) {
 	ents, err := os.ReadDir(dir)
-	if err != nil || len(ents) < staleSweepAt {
+	if err != nil {
+		return
+	}
+	// Kept answers are many by design and bounded on their own (maxKept):
+	// they must not make every command sweep.
+	socketsAndMembers := 0
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), keptPrefix) {
+			socketsAndMembers++
+		}
+	}
+	if socketsAndMembers < staleSweepAt {
 		return
 	}
 	for _, e := range ents {

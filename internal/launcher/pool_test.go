@@ -482,3 +482,32 @@ func TestSweepRemovesOnlyDeadOldSockets(t *testing.T) {
 		}
 	}
 }
+
+// Kept answers do not count toward the sweep: hundreds of them are normal,
+// and each command would otherwise pay for a sweep.
+func TestSweepIgnoresKeptAnswersInItsCount(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	dead := filepath.Join(dir, "plugin999")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: dead}); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(dead, old, old); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2*staleSweepAt; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%d", keptPrefix, i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweepStaleSockets(dir)
+	if _, err := os.Lstat(dead); err != nil {
+		t.Errorf("swept with only kept answers past the threshold: %v", err)
+	}
+}

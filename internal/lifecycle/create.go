@@ -398,18 +398,31 @@ func (c *creation) spawn(ctx context.Context) error {
 			return c.step("spawned")
 		},
 		forked: c.recordPid,
-		config: func() *initproc.Config {
+		config: func(pid int) *initproc.Config {
+			st := c.ociState(specs.StateCreating)
+			st.Pid = pid
 			return &initproc.Config{
-				ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: c.bundle.Spec,
+				ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: initproc.SpecForInit(c.bundle.Spec),
 				NoPivot: c.opts.NoPivot, NoNewKeyring: c.opts.NoNewKeyring,
 				NewPidNS: c.plan.bootstrap.CloneFlags&unix.CLONE_NEWPID != 0,
 				NewUTS:   c.plan.bootstrap.CloneFlags&unix.CLONE_NEWUTS != 0,
-				Plan:     c.plan.init, State: c.ociState(specs.StateCreating),
+				Plan:     c.plan.init, State: st,
+				Timing: c.env.Log.Debugging(),
 			}
 		},
+		initMarks: c.logInitMarks,
 	}
 	c.spawner = sp
 	return sp.run()
+}
+
+// logInitMarks places the init's steps on create's timeline, as create
+// steps of their own (nothing is saved at them).
+func (c *creation) logInitMarks(marks []initproc.Mark) {
+	for _, m := range marks {
+		ms := float64(time.Unix(0, m.At).Sub(c.began).Microseconds()) / 1000
+		c.env.Log.Debug("create step", "container", c.opts.ID, "step", m.Step, "ms", ms)
+	}
 }
 
 func (c *creation) ociState(status specs.ContainerState) *specs.State {

@@ -41,7 +41,9 @@ type spawner struct {
 	started func(bootPid int) error
 	attach  func(pid int) error // nil: nothing to attach
 	forked  func(pid int) error
-	config  func() *initproc.Config
+	config  func(pid int) *initproc.Config
+	// initMarks, when set, gets the init's own steps (config.Timing).
+	initMarks func([]initproc.Mark)
 
 	boot *exec.Cmd
 	sock *os.File
@@ -173,6 +175,15 @@ func (sp *spawner) run() error {
 		return sp.bootstrapFailed(rep, err)
 	}
 	sp.Pid = rep.Value
+	// The config goes out before the pid is saved and the bootstrap reaped:
+	// the init wants it as soon as its Go runtime is up, and cannot get past
+	// ready without this rung (its writes to the socket fail once we die).
+	cfg := sp.config(sp.Pid)
+	cfg.Build = initproc.BuildID()
+	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
+	if err := initproc.WriteFrame(parent, cfg); err != nil {
+		return sp.initFailed("sending the config", err)
+	}
 	if err := sp.forked(rep.Value); err != nil {
 		return err
 	}
@@ -181,10 +192,11 @@ func (sp *spawner) run() error {
 	}
 	sp.boot = nil
 
-	cfg := sp.config()
-	cfg.Build = initproc.BuildID()
-	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
-	return talkToInit(parent, cfg, sp.hooks, cfg.State, sp.Pid)
+	marks, err := talkToInit(parent, cfg, sp.hooks, cfg.State, sp.Pid)
+	if err == nil && sp.initMarks != nil {
+		sp.initMarks(marks)
+	}
+	return err
 }
 
 func (sp *spawner) bootstrapFailed(rep nsexec.Reply, err error) error {
@@ -224,12 +236,9 @@ func (sp *spawner) close() {
 	}
 }
 
-// talkToInit sends the init its config and serves its requests until it
-// reports ready or fails.
-func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State, pid int) error {
-	if err := initproc.WriteFrame(sock, cfg); err != nil {
-		return fmt.Errorf("sending the init its config: %w", err)
-	}
+// talkToInit serves the init's requests, its config sent, until it reports
+// ready or fails.
+func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.State, pid int) ([]initproc.Mark, error) {
 	in := &initproc.FdReader{Sock: sock}
 	defer in.Close()
 	notified := 0
@@ -237,35 +246,35 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 		var m initproc.Message
 		if err := initproc.ReadFrame(in, &m); err != nil {
 			if errors.Is(err, io.EOF) {
-				return errors.New("init: exited during setup")
+				return nil, errors.New("init: exited during setup")
 			}
-			return fmt.Errorf("init: %w", err)
+			return nil, fmt.Errorf("init: %w", err)
 		}
 		switch m.Type {
 		case initproc.MsgReady:
-			return nil
+			return m.Marks, nil
 		case initproc.MsgError:
-			return fmt.Errorf("init: %s", m.Error)
+			return nil, fmt.Errorf("init: %s", m.Error)
 		case initproc.MsgSeccompFd:
 			fd := in.TakeFd()
 			if fd < 0 {
-				return errors.New("init: seccomp notify message without an fd")
+				return nil, errors.New("init: seccomp notify message without an fd")
 			}
 			err := handOverNotifyFd(cfg, st, pid, &notified, fd)
 			unix.Close(fd)
 			if err != nil {
-				return err
+				return nil, err
 			}
 		case initproc.MsgRlimits:
 			if err := answerInit(sock, process.SetRlimitsOf(pid, process.EarlyRlimits(cfg.Spec.Process.Rlimits))); err != nil {
-				return err
+				return nil, err
 			}
 		case initproc.MsgHooks:
 			if err := answerInit(sock, runCreateHooks(h, st)); err != nil {
-				return err
+				return nil, err
 			}
 		default:
-			return fmt.Errorf("init: unexpected message %q", m.Type)
+			return nil, fmt.Errorf("init: unexpected message %q", m.Type)
 		}
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -85,12 +87,22 @@ var stageNames = []struct{ end, what string }{
 	{"attach", "bootstrap: namespaces created, pid reported"},
 	{"attached", "Attach of the stages that need it (none without a user namespace)"},
 	{"forked", "release bootstrap, init forked, bootstrap reaped"},
-	{"created", "init: Go start, rootfs, pivot, ready on the fifo"},
+	{"init go", "init: Go runtime start (marks from the init's own clock)"},
+	{"init config", "init: config sent by the host (after the reap) and decoded"},
+	{"init rootfs", "init: rootfs mounts, devices, propagation (rootfs.Prepare)"},
+	{"init pivot", "init: pivot_root"},
+	{"init finalize", "init: masked and read-only paths, hostname, sysctl"},
+	{"init process", "init: process setup: caps, seccomp, user, fifo fd, up to ready"},
+	{"created", "ready reached the host"},
 }
 
 // intervals turns one create's marks into per-stage durations, keyed by the
 // ending mark; "launched" is measured from create's start.
 func intervals(marks []stepMark) map[string]float64 {
+	// The init's marks are logged when ready arrives, after steps of the
+	// host's that ran at the same time: order by time, not by line.
+	marks = slices.Clone(marks)
+	slices.SortStableFunc(marks, func(a, b stepMark) int { return cmp.Compare(a.ms, b.ms) })
 	out := map[string]float64{}
 	prev := 0.0
 	for _, m := range marks {

@@ -34,3 +34,12 @@ not json
 		t.Errorf("intervals = %v", iv)
 	}
 }
+
+// The init's marks arrive with ready, logged after a host step that came
+// later in time; intervals follow the clock.
+func TestIntervalsFollowTheClock(t *testing.T) {
+	iv := intervals([]stepMark{{"forked", 10}, {"init go", 9}, {"init config", 12}, {"created", 15}})
+	if iv["init go"] != 9 || iv["forked"] != 1 || iv["init config"] != 2 || iv["created"] != 3 {
+		t.Errorf("intervals = %v", iv)
+	}
+}
