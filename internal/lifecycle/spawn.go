@@ -185,7 +185,7 @@ func (sp *spawner) run() error {
 		return sp.initFailed("sending the config", err)
 	}
 	if err := sp.forked(rep.Value); err != nil {
-		return err
+		return initSaid(parent, err)
 	}
 	if err := sp.boot.Wait(); err != nil {
 		return sp.initFailed("bootstrap", err)
@@ -195,6 +195,18 @@ func (sp *spawner) run() error {
 	marks, err := talkToInit(parent, cfg, sp.hooks, cfg.State, sp.Pid)
 	if err == nil && sp.initMarks != nil {
 		sp.initMarks(marks)
+	}
+	return err
+}
+
+// initSaid is the init's own error if it sent one, else err: with its
+// config in hand early, an init that refuses it (another build's) may be
+// gone before the host records its pid.
+func initSaid(sock *os.File, err error) error {
+	_ = sock.SetReadDeadline(time.Now().Add(time.Second))
+	var m initproc.Message
+	if rerr := initproc.ReadFrame(sock, &m); rerr == nil && m.Type == initproc.MsgError {
+		return fmt.Errorf("init: %s", m.Error)
 	}
 	return err
 }
