@@ -124,7 +124,7 @@ func (r *root) setupDev(cfg *Config) error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, d := range Devices(l) {
-		if err := r.createDevice(d, bind); err != nil {
+		if err := r.createDevice(d, bind, devDir); err != nil {
 			return fmt.Errorf("linux.devices: create %q: %w", d.Path, err)
 		}
 	}
@@ -173,29 +173,30 @@ func (r *root) checkTargetDir(f *os.File, want string) error {
 // of the wrong kind already at the path (a regular file or a symlink where
 // /dev/null should be) is replaced, so later code that relies on the node
 // (masking with /dev/null) gets the real device.
-func (r *root) createDevice(d specs.LinuxDevice, bind bool) error {
+func (r *root) createDevice(d specs.LinuxDevice, bind bool, devDir *os.File) error {
 	// Only the parent is resolved: whatever sits at the node's own path
 	// (a symlink in a hostile image, say) is replaced, not followed.
 	clean := cleanDest(d.Path)
 	if clean == "/" {
 		return errors.New("device path is the root")
 	}
-	pdir, err := r.inRootPath(filepath.Dir(clean))
-	if err != nil {
-		return err
+	name := filepath.Base(clean)
+	dir := devDir // the root's own /dev, resolved and checked by setupDev
+	if filepath.Dir(clean) != "/dev" {
+		pdir, err := r.inRootPath(filepath.Dir(clean))
+		if err != nil {
+			return err
+		}
+		parent, err := pathrs.MkdirAllHandle(r.f, pdir, 0o755)
+		if err != nil {
+			return fmt.Errorf("create parent directory: %w", err)
+		}
+		defer parent.Close()
+		if dir, err = reopenDir(parent); err != nil {
+			return err
+		}
+		defer dir.Close()
 	}
-	p := filepath.Join(pdir, filepath.Base(clean))
-	parent, err := pathrs.MkdirAllHandle(r.f, filepath.Dir(p), 0o755)
-	if err != nil {
-		return fmt.Errorf("create parent directory: %w", err)
-	}
-	defer parent.Close()
-	dir, err := reopenDir(parent)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	name := filepath.Base(p)
 	if bind {
 		return bindDevice(dir, name, d.Path)
 	}
