@@ -71,18 +71,50 @@ func (env *Env) keepWarm(set launcher.Set) launcher.Set {
 // destroyPlugins calls Destroy on every plugin that needs it, using set's
 // already-running plugins where it has them.
 func destroyPlugins(ctx context.Context, env *Env, rec *state.Container, set launcher.Set) error {
+	return launchDestroyers(ctx, env, rec, set).destroy(ctx, rec)
+}
+
+// destroyers are the plugins a container's Destroy calls go to; those not
+// in the caller's set are launched (or dialled) in the background, so a
+// delete overlaps that with killing and unmounting.
+type destroyers struct {
+	set      launcher.Set
+	launched chan launchResult
+}
+
+type launchResult struct {
+	set launcher.Set
+	err error
+}
+
+func launchDestroyers(ctx context.Context, env *Env, rec *state.Container, set launcher.Set) *destroyers {
 	var need []string
 	for stage, r := range rec.Plugins {
 		if r.NeedsDestroy() && set.ByStage(stage) == nil {
 			need = append(need, stage)
 		}
 	}
-	extra, err := launchFor(ctx, env, need)
-	if err != nil {
-		return err
+	d := &destroyers{set: set, launched: make(chan launchResult, 1)}
+	go func() {
+		extra, err := launchFor(ctx, env, need)
+		d.launched <- launchResult{extra, err}
+	}()
+	return d
+}
+
+// destroy waits for the launches and calls Destroy; it ends what it
+// launched. Only the first call does anything.
+func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
+	l, ok := <-d.launched
+	if !ok {
+		return nil
 	}
-	defer extra.Close()
-	all := append(append(launcher.Set{}, set...), extra...)
+	close(d.launched)
+	if l.err != nil {
+		return l.err
+	}
+	defer l.set.Close()
+	all := append(append(launcher.Set{}, d.set...), l.set...)
 	var targets launcher.Set
 	for _, p := range all {
 		if r := rec.Plugins[p.Spec.Stage]; r != nil && r.NeedsDestroy() {
@@ -95,6 +127,16 @@ func destroyPlugins(ctx context.Context, env *Env, rec *state.Container, set lau
 			return err
 		})
 	})
+}
+
+// abandon ends the launches of a delete that fails before Destroy.
+func (d *destroyers) abandon() {
+	l, ok := <-d.launched
+	if !ok {
+		return
+	}
+	close(d.launched)
+	l.set.Close()
 }
 
 // resourcesPlugin launches the plugin that serves the Resources service.
@@ -279,11 +321,13 @@ func Delete(ctx context.Context, env *Env, id string, force bool) error {
 	if force && st == state.Creating && rec.CreatorAlive() {
 		_ = unix.Kill(rec.CreatorPid, unix.SIGKILL)
 	}
+	destroy := launchDestroyers(ctx, env, rec, env.Warm)
+	defer destroy.abandon()
 	waitGone(rec)
 	if err := unmountContainerMounts(rec); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
-	if err := destroyPlugins(ctx, env, rec, env.Warm); err != nil {
+	if err := destroy.destroy(ctx, rec); err != nil {
 		return fmt.Errorf("container %q: %w", id, err)
 	}
 	if h, err := rec.Hooks(); err != nil {
