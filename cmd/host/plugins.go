@@ -65,7 +65,7 @@ func pluginsFor(c *cli.Context, root string) ([]launcher.Spec, error) {
 		}
 		return specs, nil
 	}
-	if id == "" || state.ValidateID(id) != nil {
+	if id == "" || state.ValidateID(id) != nil || !cfg.HasChoices() {
 		return cfg.Specs(), nil
 	}
 	rec, err := (state.Store{Root: root}).Load(id)

@@ -473,6 +473,17 @@ func (c *Config) SelectLenient(annotations map[string]string) ([]launcher.Spec, 
 	return c.choose(annotations)
 }
 
+// HasChoices says whether any annotation could select another plugin than
+// the configured one: without, a container's annotations change nothing.
+func (c *Config) HasChoices() bool {
+	for _, p := range c.Pipeline {
+		if len(p.Selectable) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Config) choose(annotations map[string]string) ([]launcher.Spec, []error) {
 	specs := c.Specs()
 	var keys []string

@@ -143,6 +143,20 @@ func TestSelectByAnnotation(t *testing.T) {
 			t.Errorf("%s=%s lenient: %v %+v", k, v, problems, specs)
 		}
 	}
+	// Without an allowed override no annotation changes a plugin, so the
+	// host need not read a container's record to find its plugins.
+	if !c.HasChoices() {
+		t.Error("HasChoices false with an allowed override")
+	}
+	plain := Default()
+	if plain.HasChoices() {
+		t.Error("HasChoices true for the default config")
+	}
+	for k, v := range bad {
+		if specs, _ := plain.SelectLenient(map[string]string{k: v}); !reflect.DeepEqual(specs, plain.Specs()) {
+			t.Errorf("%s=%s changed a plugin without choices: %+v", k, v, specs)
+		}
+	}
 }
 
 func TestLoadRefusesUntrustedFile(t *testing.T) {
