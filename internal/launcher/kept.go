@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -34,8 +36,8 @@ import (
 // leaves them alone.
 const keptPrefix = "kept-"
 
-// maxKept bounds the kept files: past it a store clears them all (each is
-// a few KB; the typical host runs a handful of distinct pipelines).
+// maxKept bounds the kept files (each is a few KB; the typical host runs a
+// handful of distinct pipelines): see evictOldestKept.
 const maxKept = 512
 
 // maxKeptFile bounds what is read back: a seccomp program is at most 4096
@@ -151,22 +153,47 @@ func (k *keptIdentity) keepPlan(key string, r *stagev1.PrepareResponse) {
 }
 
 func (k *keptIdentity) store(key string, m proto.Message) {
-	if ents, err := os.ReadDir(k.dir); err == nil {
-		n := 0
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), keptPrefix) {
-				n++
-			}
-		}
-		if n >= maxKept {
-			for _, e := range ents {
-				if strings.HasPrefix(e.Name(), keptPrefix) {
-					os.Remove(filepath.Join(k.dir, e.Name()))
-				}
-			}
+	evictOldestKept(k.dir)
+	writeTagged(filepath.Join(k.dir, keptPrefix+key), key, m)
+}
+
+// evictOldestKept makes room when the kept files reach maxKept: the oldest
+// written go, down to three quarters of it, so that this happens once in a
+// hundred stores and the answers of the pipelines in use stay (clearing
+// them all made a busy host relaunch every pure stage now and then).
+func evictOldestKept(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), keptPrefix) {
+			n++
 		}
 	}
-	writeTagged(filepath.Join(k.dir, keptPrefix+key), key, m)
+	if n < maxKept {
+		return
+	}
+	type kept struct {
+		name string
+		mod  time.Time
+	}
+	all := make([]kept, 0, n)
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), keptPrefix) {
+			continue
+		}
+		var mod time.Time
+		if fi, err := e.Info(); err == nil {
+			mod = fi.ModTime()
+		}
+		all = append(all, kept{e.Name(), mod})
+	}
+	slices.SortStableFunc(all, func(a, b kept) int { return a.mod.Compare(b.mod) })
+	for _, f := range all[:len(all)-maxKept*3/4+1] {
+		os.Remove(filepath.Join(dir, f.name))
+	}
 }
 
 // writeTagged stores m after a first line, tag, that says what it is the

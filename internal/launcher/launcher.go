@@ -657,9 +657,33 @@ func socketDir() string {
 			return
 		}
 		socketDirPath = dir
-		go sweepStaleSockets(dir)
+		go func() {
+			if sweepDue(dir, time.Now()) {
+				sweepStaleSockets(dir)
+			}
+		}()
 	})
 	return socketDirPath
+}
+
+// sweepStamp's mtime is when a command last swept the socket directory.
+const sweepStamp = "sweep-stamp"
+
+// sweepDue says whether this command sweeps, and if so stamps the time: at
+// most one sweep a minute, since nothing younger than a minute is swept,
+// and reading a directory of hundreds of kept answers cost a delete more
+// than its Destroy call.
+func sweepDue(dir string, now time.Time) bool {
+	stamp := filepath.Join(dir, sweepStamp)
+	var st unix.Stat_t
+	if unix.Lstat(stamp, &st) == nil && now.Sub(time.Unix(st.Mtim.Unix())) < time.Minute {
+		return false
+	}
+	if f, err := os.OpenFile(stamp, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
+		f.Close()
+	}
+	_ = os.Chtimes(stamp, now, now)
+	return true
 }
 
 // sweepStaleSockets removes the sockets of per-command plugins that died

@@ -511,3 +511,18 @@ func TestSweepIgnoresKeptAnswersInItsCount(t *testing.T) {
 		t.Errorf("swept with only kept answers past the threshold: %v", err)
 	}
 }
+
+// Commands sweep at most once a minute: the stamp says when one last did.
+func TestSweepDueOnceAMinute(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	if !sweepDue(dir, now) {
+		t.Fatal("first command does not sweep")
+	}
+	if sweepDue(dir, now.Add(30*time.Second)) {
+		t.Error("swept again within the minute")
+	}
+	if !sweepDue(dir, now.Add(61*time.Second)) {
+		t.Error("no sweep a minute later")
+	}
+}
