@@ -46,10 +46,19 @@ func TestLeakCheckerSeesLiveContainer(t *testing.T) {
 	c := rt.Create(t, id, Bundle(t, Shell("exec sleep 600")))
 	rt.Start(t, id)
 	_ = c
-	kinds := map[string]bool{}
+	// The container's process is looked for by what it carries (cmdline,
+	// environ, cwd), which reads as empty while it is in the middle of an
+	// execve (the init's, then sh's): look again until it has settled.
+	var kinds map[string]bool
+	Poll(func() bool {
+		kinds = map[string]bool{}
+		for _, l := range FindLeaks(t, snap) {
+			kinds[l.Kind] = true
+		}
+		return kinds["process"] && kinds["state dir"]
+	})
 	for _, l := range FindLeaks(t, snap) {
 		t.Logf("seen: %s", l)
-		kinds[l.Kind] = true
 	}
 	for _, k := range []string{"process", "state dir"} {
 		if !kinds[k] {
