@@ -157,6 +157,17 @@ func (k *keptIdentity) store(key string, m proto.Message) {
 	writeTagged(filepath.Join(k.dir, keptPrefix+key), key, m)
 }
 
+// countKept is how many of a directory's entries are kept answers.
+func countKept(ents []os.DirEntry) int {
+	n := 0
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), keptPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
 // evictOldestKept makes room when the kept files reach maxKept: the oldest
 // written go, down to three quarters of it, so that this happens once in a
 // hundred stores and the answers of the pipelines in use stay (clearing
@@ -166,12 +177,7 @@ func evictOldestKept(dir string) {
 	if err != nil {
 		return
 	}
-	n := 0
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), keptPrefix) {
-			n++
-		}
-	}
+	n := countKept(ents)
 	if n < maxKept {
 		return
 	}

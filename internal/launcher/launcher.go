@@ -701,13 +701,7 @@ func sweepStaleSockets(dir string) {
 	}
 	// Kept answers are many by design and bounded on their own (maxKept):
 	// they must not make every command sweep.
-	socketsAndMembers := 0
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), keptPrefix) {
-			socketsAndMembers++
-		}
-	}
-	if socketsAndMembers < staleSweepAt {
+	if len(ents)-countKept(ents) < staleSweepAt {
 		return
 	}
 	for _, e := range ents {
