@@ -562,7 +562,7 @@ func (bn *bench) debugOne(rung *runtime) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s create, per stage, from --debug (%d runs; time between consecutive log lines):\n", rung.name, len(wall))
 	row := func(name string, s sample, what string, cum float64) {
-		fmt.Fprintf(&b, "  %-9s %-26s %-62s cum %.1f\n", name, fmtMs(s), what, cum)
+		fmt.Fprintf(&b, "  %-13s %-26s %-62s cum %.1f\n", name, fmtMs(s), what, cum)
 	}
 	cum := startup.median()
 	row("startup", startup, "exec rung, Go runtime start, CLI parsing, until Create began", cum)
@@ -576,7 +576,7 @@ func (bn *bench) debugOne(rung *runtime) error {
 	}
 	cum += teardown.median()
 	row("teardown", teardown, "end the plugins (kill all at once; warm: close the connections), exit", cum)
-	fmt.Fprintf(&b, "  %-9s %-26s (wall of create under --debug; it logs more than a plain create)", "wall", fmtMs(wall))
+	fmt.Fprintf(&b, "  %-13s %-26s (wall of create under --debug; it logs more than a plain create)", "wall", fmtMs(wall))
 	// Inside "launched" (describe) and "prepared": which stage is the long
 	// pole, as the host saw each call.
 	keys := make([]string, 0, len(calls))
