@@ -402,7 +402,7 @@ func (c *creation) spawn(ctx context.Context) error {
 			st := c.ociState(specs.StateCreating)
 			st.Pid = pid
 			return &initproc.Config{
-				ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: initproc.SpecForInit(c.bundle.Spec),
+				ID: c.opts.ID, Bundle: c.bundle.Dir, Rootfs: c.bundle.Rootfs, Spec: c.bundle.Spec,
 				NoPivot: c.opts.NoPivot, NoNewKeyring: c.opts.NoNewKeyring,
 				NewPidNS: c.plan.bootstrap.CloneFlags&unix.CLONE_NEWPID != 0,
 				NewUTS:   c.plan.bootstrap.CloneFlags&unix.CLONE_NEWUTS != 0,

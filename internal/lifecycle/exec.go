@@ -83,7 +83,7 @@ func Exec(ctx context.Context, env *Env, opts ExecOptions) (int, error) {
 		forked:  func(int) error { return nil },
 		config: func(int) *initproc.Config {
 			st := rec.OCIState(env.Store)
-			cfg := &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: initproc.SpecForInit(&spec), Exec: true, Plan: initPlan, State: &st}
+			cfg := &initproc.Config{ID: rec.ID, Bundle: rec.Bundle, Rootfs: "/", Spec: &spec, Exec: true, Plan: initPlan, State: &st}
 			if rec.SharesHostMounts {
 				cfg.ExecRoot = fmt.Sprintf("/proc/%d/root", rec.Pid)
 			}
