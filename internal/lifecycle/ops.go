@@ -102,14 +102,23 @@ func launchDestroyers(ctx context.Context, env *Env, rec *state.Container, set l
 	return d
 }
 
-// destroy waits for the launches and calls Destroy; it ends what it
-// launched. Only the first call does anything.
-func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
+// take waits for the launches; only the first of destroy and abandon gets
+// their result.
+func (d *destroyers) take() (launchResult, bool) {
 	l, ok := <-d.launched
+	if ok {
+		close(d.launched)
+	}
+	return l, ok
+}
+
+// destroy waits for the launches and calls Destroy; it ends what it
+// launched.
+func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
+	l, ok := d.take()
 	if !ok {
 		return nil
 	}
-	close(d.launched)
 	if l.err != nil {
 		return l.err
 	}
@@ -131,12 +140,9 @@ func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
 
 // abandon ends the launches of a delete that fails before Destroy.
 func (d *destroyers) abandon() {
-	l, ok := <-d.launched
-	if !ok {
-		return
+	if l, ok := d.take(); ok {
+		l.set.Close()
 	}
-	close(d.launched)
-	l.set.Close()
 }
 
 // resourcesPlugin launches the plugin that serves the Resources service.
