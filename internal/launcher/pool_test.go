@@ -400,28 +400,29 @@ func eventually(cond func() bool) bool {
 	return cond()
 }
 
+// socketFile binds a unix socket at p (pool.go's bindSocket), listened on
+// if listen, for the test's life.
+func socketFile(t *testing.T, p string, listen bool) string {
+	t.Helper()
+	f, err := bindSocket(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if listen {
+		if err := unix.Listen(int(f.Fd()), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
 // Sockets nobody listens on, a minute old, go when the directory is swept;
 // a live one and a fresh one stay.
 func TestSweepRemovesOnlyDeadOldSockets(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	bind := func(name string, listen bool) string {
-		p := filepath.Join(dir, name)
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { unix.Close(fd) })
-		if err := unix.Bind(fd, &unix.SockaddrUnix{Name: p}); err != nil {
-			t.Fatal(err)
-		}
-		if listen {
-			if err := unix.Listen(fd, 1); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return p
-	}
+	bind := func(name string, listen bool) string { return socketFile(t, filepath.Join(dir, name), listen) }
 	old := time.Now().Add(-2 * time.Minute)
 	dead, deadWarm, live, fresh := bind("plugin111", false), bind("warm-abc.sock", false), bind("plugin222", true), bind("plugin333", false)
 	for _, p := range []string{dead, deadWarm, live} {
@@ -488,15 +489,7 @@ func TestSweepRemovesOnlyDeadOldSockets(t *testing.T) {
 func TestSweepIgnoresKeptAnswersInItsCount(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
-	dead := filepath.Join(dir, "plugin999")
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: dead}); err != nil {
-		t.Fatal(err)
-	}
+	dead := socketFile(t, filepath.Join(dir, "plugin999"), false)
 	old := time.Now().Add(-2 * time.Minute)
 	if err := os.Chtimes(dead, old, old); err != nil {
 		t.Fatal(err)
