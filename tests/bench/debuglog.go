@@ -86,7 +86,7 @@ var stageNames = []struct{ end, what string }{
 	{"spawned", "clone+exec the bootstrap (cmd.Start)"},
 	{"attach", "bootstrap: namespaces created, pid reported"},
 	{"attached", "Attach of the stages that need it (none without a user namespace)"},
-	{"forked", "release bootstrap, init forked, bootstrap reaped"},
+	{"forked", "release bootstrap, init forked, its config sent, pid saved, bootstrap reaped"},
 	{"init go", "init: Go runtime start (marks from the init's own clock)"},
 	{"init config", "init: config read and decoded (encoding/json, cold in every init)"},
 	{"init rootfs", "init: rootfs mounts, devices, propagation (rootfs.Prepare)"},
