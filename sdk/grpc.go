@@ -136,7 +136,11 @@ func (s *stageServer) Prepare(ctx context.Context, req *stagev1.PrepareRequest) 
 	if plan == nil {
 		plan = &Plan{}
 	}
-	return &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions, SkipAttach: plan.SkipAttach, Reusable: plan.Reusable}, nil
+	resp := &stagev1.PrepareResponse{State: plan.State, Actions: plan.Actions, SkipAttach: plan.SkipAttach, Reusable: plan.Reusable}
+	if t := plan.Teardown; t != nil {
+		resp.Teardown = &stagev1.Teardown{CgroupDirs: t.CgroupDirs, EmptyParents: t.EmptyParents}
+	}
+	return resp, nil
 }
 
 func (s *stageServer) Attach(ctx context.Context, req *stagev1.AttachRequest) (*stagev1.AttachResponse, error) {

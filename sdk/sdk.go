@@ -100,6 +100,22 @@ type Plan struct {
 	// that may change before a reboot (loaded profiles, files, other
 	// containers), so the host may reuse it. It needs SkipAttach or NoAttach.
 	Reusable bool
+	// Teardown, when undoing this Prepare is only removing cgroup
+	// directories once the container's processes are gone, names them: a
+	// delete then removes them in the host and calls Destroy only if one of
+	// Teardown.CgroupDirs is still there, so it launches no plugin. Destroy
+	// must still do the whole job on its own.
+	Teardown *Teardown
+}
+
+// Teardown is the whole of a Destroy that only removes cgroup directories.
+type Teardown struct {
+	// CgroupDirs are the container's cgroups, removed in this order
+	// (children first); absolute paths on a cgroup v1 or v2 filesystem.
+	CgroupDirs []string
+	// EmptyParents are removed after them if empty by then; one still in
+	// use (another container's parent too) stays, and that is no failure.
+	EmptyParents []string
 }
 
 // FieldError is a validation error about one spec field.

@@ -310,6 +310,16 @@ func (c *creation) prepare(ctx context.Context) error {
 				continue
 			}
 			r.Prepared, r.State = true, resp.GetState()
+			if t := resp.GetTeardown(); t != nil {
+				if terr := plancheck.Teardown(t); terr != nil {
+					// Destroy, called instead, finds the cgroups from State.
+					if err == nil {
+						err = fmt.Errorf("%s: prepare: %w", p.Label(), terr)
+					}
+				} else {
+					r.Teardown = &state.Teardown{CgroupDirs: t.GetCgroupDirs(), EmptyParents: t.GetEmptyParents()}
+				}
+			}
 			if resp.GetSkipAttach() && !c.restoring {
 				if c.skipAttach == nil {
 					c.skipAttach = map[string]bool{}

@@ -16,6 +16,7 @@ import (
 	"github.com/rung-runtime/rung/internal/launcher"
 	"github.com/rung-runtime/rung/internal/state"
 	"github.com/rung-runtime/rung/proto/stagev1"
+	"github.com/rung-runtime/rung/sdk/teardown"
 )
 
 // pluginSpecFor finds the configured plugin of a stage.
@@ -76,8 +77,12 @@ func destroyPlugins(ctx context.Context, env *Env, rec *state.Container, set lau
 
 // destroyers are the plugins a container's Destroy calls go to; those not
 // in the caller's set are launched (or dialled) in the background, so a
-// delete overlaps that with killing and unmounting.
+// delete overlaps that with killing and unmounting. A stage whose Prepare
+// described its Destroy as a Teardown is not launched: the host tries
+// that first, once the processes are gone, and launches the plugin only
+// if the teardown leaves something.
 type destroyers struct {
+	env      *Env
 	set      launcher.Set
 	launched chan launchResult
 }
@@ -90,11 +95,11 @@ type launchResult struct {
 func launchDestroyers(ctx context.Context, env *Env, rec *state.Container, set launcher.Set) *destroyers {
 	var need []string
 	for stage, r := range rec.Plugins {
-		if r.NeedsDestroy() && set.ByStage(stage) == nil {
+		if r.NeedsDestroy() && set.ByStage(stage) == nil && !hostTearsDown(r) {
 			need = append(need, stage)
 		}
 	}
-	d := &destroyers{set: set, launched: make(chan launchResult, 1)}
+	d := &destroyers{env: env, set: set, launched: make(chan launchResult, 1)}
 	go func() {
 		extra, err := launchFor(ctx, env, need)
 		d.launched <- launchResult{extra, err}
@@ -123,7 +128,24 @@ func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
 		return l.err
 	}
 	defer l.set.Close()
-	all := append(append(launcher.Set{}, d.set...), l.set...)
+	var late []string
+	var extra launcher.Set
+	for stage, r := range rec.Plugins {
+		if r.NeedsDestroy() && d.set.ByStage(stage) == nil && hostTearsDown(r) {
+			if err := teardown.Run(r.Teardown.CgroupDirs, r.Teardown.EmptyParents); err != nil {
+				d.env.Log.Debugf("container %q: stage %s: teardown left work for Destroy: %v", rec.ID, stage, err)
+				late = append(late, stage)
+			}
+		}
+	}
+	if len(late) > 0 {
+		var err error
+		if extra, err = launchFor(ctx, d.env, late); err != nil {
+			return err
+		}
+		defer extra.Close()
+	}
+	all := append(append(append(launcher.Set{}, d.set...), l.set...), extra...)
 	var targets launcher.Set
 	for _, p := range all {
 		if r := rec.Plugins[p.Spec.Stage]; r != nil && r.NeedsDestroy() {
@@ -136,6 +158,12 @@ func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
 			return err
 		})
 	})
+}
+
+// hostTearsDown says whether the host may do r's Destroy as the Teardown
+// its Prepare answered; a Prepare cut off before answering has none.
+func hostTearsDown(r *state.PluginRecord) bool {
+	return r.Prepared && r.Teardown != nil && len(r.Teardown.CgroupDirs) > 0
 }
 
 // abandon ends the launches of a delete that fails before Destroy.

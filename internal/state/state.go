@@ -66,6 +66,15 @@ type PluginRecord struct {
 	Resources      bool              `json:"resources,omitempty"`
 	// NoDestroy is the plugin's word (Describe) that Destroy has nothing to do.
 	NoDestroy bool `json:"noDestroy,omitempty"`
+	// Teardown is the plugin's word (Prepare) that Destroy is these rmdirs
+	// once the processes are gone, so delete may do them without it.
+	Teardown *Teardown `json:"teardown,omitempty"`
+}
+
+// Teardown is a stage's Destroy as cgroup rmdirs (stagev1.Teardown).
+type Teardown struct {
+	CgroupDirs   []string `json:"cgroupDirs"`
+	EmptyParents []string `json:"emptyParents,omitempty"`
 }
 
 // NeedsDestroy says whether delete must call the plugin's Destroy: when it

@@ -172,9 +172,13 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 	if unified != "" {
 		state[statePath], state[stateMount] = unified, t.host.Unified.Path
 	}
+	// Once the processes are gone, Destroy is rmdirs; the host does them
+	// itself and calls Destroy only for a cgroup still busy.
+	made := &located{host: t.host, cg: cg, unified: unified, created: created}
 	// The host moves the init into every directory of the placement and
 	// fails the create if it cannot: Attach would only look again.
-	return &sdk.Plan{State: state, Actions: []*stagev1.Action{placement(cg, unified)}, SkipAttach: true}, nil
+	return &sdk.Plan{State: state, Actions: []*stagev1.Action{placement(cg, unified)}, SkipAttach: true,
+		Teardown: cgroupstage.Teardown(made.leaves(), made.parents())}, nil
 }
 
 func putJSON(state map[string]string, key string, v any) error {
@@ -251,7 +255,6 @@ func (s *stage) locate(c *sdk.Container) (*located, error) {
 			l.unified = h.Unified.Dir(rel)
 		}
 	}
-	leaves := l.cg.Dirs()
 	for sub, dir := range l.cg {
 		x, ok := h.Hierarchy(sub)
 		if !ok || filepath.Clean(dir) != dir || !strings.HasPrefix(dir, x.Path+"/") {
@@ -262,8 +265,8 @@ func (s *stage) locate(c *sdk.Container) (*located, error) {
 		if filepath.Clean(l.unified) != l.unified || !strings.HasPrefix(l.unified, h.Unified.Path+"/") {
 			return nil, fmt.Errorf("%s is not a cgroup below the cgroup2 mount %s", l.unified, h.Unified.Path)
 		}
-		leaves = append(leaves, l.unified)
 	}
+	leaves := l.leaves()
 	for _, d := range l.created {
 		ok := filepath.Clean(d) == d && slices.ContainsFunc(leaves, func(leaf string) bool { return strings.HasPrefix(leaf+"/", d+"/") })
 		if !ok {
@@ -378,13 +381,23 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 	return nil
 }
 
+// leaves are the container's own cgroups: one per v1 hierarchy, and the
+// cgroup2 one on a hybrid host.
+func (l *located) leaves() []string {
+	leaves := l.cg.Dirs()
+	if l.unified != "" {
+		leaves = append(leaves, l.unified)
+	}
+	return leaves
+}
+
 // parents are the directories above the container's cgroups to remove if
 // they are empty now: those Prepare made, and the shared default parent
 // (/rung) in each hierarchy. Only the first container recorded making the
 // default parent; whichever goes last removes it (a concurrent Create that
 // loses it makes it again).
 func (l *located) parents() []string {
-	leaves := l.cg.Dirs()
+	leaves := l.leaves()
 	mounts := map[string]string{} // leaf → its mount point
 	for sub, dir := range l.cg {
 		if x, ok := l.host.Hierarchy(sub); ok {
@@ -392,7 +405,6 @@ func (l *located) parents() []string {
 		}
 	}
 	if l.unified != "" {
-		leaves = append(leaves, l.unified)
 		mounts[l.unified] = l.host.Unified.Path
 	}
 	var out []string

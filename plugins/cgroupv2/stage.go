@@ -175,6 +175,9 @@ func (s *stage) Prepare(ctx context.Context, c *sdk.Container) (_ *sdk.Plan, err
 		// The host clones the init into the cgroup (or moves it there) and
 		// fails the create if it cannot: Attach would only look again.
 		SkipAttach: true,
+		// Once the processes are gone, Destroy is these rmdirs; the host
+		// does them itself and calls Destroy only for a cgroup still busy.
+		Teardown: cgroupstage.Teardown([]string{t.dir}, emptyParents(t.mount, t.dir, created)),
 	}, nil
 }
 
@@ -304,6 +307,16 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 			return fmt.Errorf("container %s: destroy: %w", c.ID, err)
 		}
 	}
+	if err := cgroupfs.RemoveIfEmpty(emptyParents(m, dir, created)); err != nil {
+		return fmt.Errorf("container %s: destroy: %w", c.ID, err)
+	}
+	return nil
+}
+
+// emptyParents are the directories above the container's cgroup dir that
+// its teardown removes if they are empty, outermost first (the order
+// cgroupfs.Create made them in).
+func emptyParents(m cgroupfs.Mount, dir string, created []string) []string {
 	var parents []string
 	for _, d := range created {
 		if d != dir {
@@ -317,10 +330,7 @@ func (s *stage) Destroy(ctx context.Context, c *sdk.Container) error {
 		// again).
 		parents = []string{def}
 	}
-	if err := cgroupfs.RemoveIfEmpty(parents); err != nil {
-		return fmt.Errorf("container %s: destroy: %w", c.ID, err)
-	}
-	return nil
+	return parents
 }
 
 func (s *stage) Update(_ context.Context, c *sdk.Container, r *specs.LinuxResources) error {

@@ -609,7 +609,14 @@ type PrepareResponse struct {
 	// any other field, nor on host state that may change before the next boot
 	// (loaded profiles, files, other containers). The host may then reuse it
 	// (see plan_inputs); it still needs skip_attach or no_attach.
-	Reusable      bool `protobuf:"varint,5,opt,name=reusable,proto3" json:"reusable,omitempty"`
+	Reusable bool `protobuf:"varint,5,opt,name=reusable,proto3" json:"reusable,omitempty"`
+	// When undoing this Prepare is, once the container's processes are gone,
+	// only the removal of cgroup directories, the plugin may say which: on
+	// delete the host then removes them itself and calls Destroy only if one
+	// of cgroup_dirs is still there afterwards (it has processes or child
+	// cgroups, or the rmdir failed), so an ordinary delete launches no plugin.
+	// Unset: Destroy is always called.
+	Teardown      *Teardown `protobuf:"bytes,6,opt,name=teardown,proto3" json:"teardown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -679,6 +686,73 @@ func (x *PrepareResponse) GetReusable() bool {
 	return false
 }
 
+func (x *PrepareResponse) GetTeardown() *Teardown {
+	if x != nil {
+		return x.Teardown
+	}
+	return nil
+}
+
+// Teardown is the whole of a Destroy made of rmdirs (PrepareResponse.teardown).
+type Teardown struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The container's cgroup directories, removed in this order (children
+	// before parents). Each must be an absolute, clean path, and is removed
+	// only as a directory on a cgroup (v1 or v2) filesystem, reached without
+	// following symlinks.
+	CgroupDirs []string `protobuf:"bytes,1,rep,name=cgroup_dirs,json=cgroupDirs,proto3" json:"cgroup_dirs,omitempty"`
+	// Directories above them to remove if they are empty by then (made by
+	// Prepare, or shared by containers): a parent still in use stays and is
+	// no reason to call Destroy. Checked as cgroup_dirs.
+	EmptyParents  []string `protobuf:"bytes,2,rep,name=empty_parents,json=emptyParents,proto3" json:"empty_parents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Teardown) Reset() {
+	*x = Teardown{}
+	mi := &file_stagev1_stage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Teardown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Teardown) ProtoMessage() {}
+
+func (x *Teardown) ProtoReflect() protoreflect.Message {
+	mi := &file_stagev1_stage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Teardown.ProtoReflect.Descriptor instead.
+func (*Teardown) Descriptor() ([]byte, []int) {
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Teardown) GetCgroupDirs() []string {
+	if x != nil {
+		return x.CgroupDirs
+	}
+	return nil
+}
+
+func (x *Teardown) GetEmptyParents() []string {
+	if x != nil {
+		return x.EmptyParents
+	}
+	return nil
+}
+
 // Action is the closed vocabulary of effects a plugin may ask the container
 // init (or the host, for placement) to perform. The init never runs plugin code.
 type Action struct {
@@ -700,7 +774,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_stagev1_stage_proto_msgTypes[9]
+	mi := &file_stagev1_stage_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +786,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[9]
+	mi := &file_stagev1_stage_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +799,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{9}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Action) GetKind() isAction_Kind {
@@ -871,7 +945,7 @@ type Namespace struct {
 
 func (x *Namespace) Reset() {
 	*x = Namespace{}
-	mi := &file_stagev1_stage_proto_msgTypes[10]
+	mi := &file_stagev1_stage_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +957,7 @@ func (x *Namespace) String() string {
 func (*Namespace) ProtoMessage() {}
 
 func (x *Namespace) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[10]
+	mi := &file_stagev1_stage_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +970,7 @@ func (x *Namespace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Namespace.ProtoReflect.Descriptor instead.
 func (*Namespace) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{10}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Namespace) GetType() NamespaceType {
@@ -931,7 +1005,7 @@ type CgroupPlacement struct {
 
 func (x *CgroupPlacement) Reset() {
 	*x = CgroupPlacement{}
-	mi := &file_stagev1_stage_proto_msgTypes[11]
+	mi := &file_stagev1_stage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1017,7 @@ func (x *CgroupPlacement) String() string {
 func (*CgroupPlacement) ProtoMessage() {}
 
 func (x *CgroupPlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[11]
+	mi := &file_stagev1_stage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1030,7 @@ func (x *CgroupPlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CgroupPlacement.ProtoReflect.Descriptor instead.
 func (*CgroupPlacement) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{11}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CgroupPlacement) GetPath() string {
@@ -991,7 +1065,7 @@ type SeccompFilter struct {
 
 func (x *SeccompFilter) Reset() {
 	*x = SeccompFilter{}
-	mi := &file_stagev1_stage_proto_msgTypes[12]
+	mi := &file_stagev1_stage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1077,7 @@ func (x *SeccompFilter) String() string {
 func (*SeccompFilter) ProtoMessage() {}
 
 func (x *SeccompFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[12]
+	mi := &file_stagev1_stage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1090,7 @@ func (x *SeccompFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeccompFilter.ProtoReflect.Descriptor instead.
 func (*SeccompFilter) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{12}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SeccompFilter) GetProgram() []byte {
@@ -1060,7 +1134,7 @@ type ProcAttr struct {
 
 func (x *ProcAttr) Reset() {
 	*x = ProcAttr{}
-	mi := &file_stagev1_stage_proto_msgTypes[13]
+	mi := &file_stagev1_stage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1146,7 @@ func (x *ProcAttr) String() string {
 func (*ProcAttr) ProtoMessage() {}
 
 func (x *ProcAttr) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[13]
+	mi := &file_stagev1_stage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1159,7 @@ func (x *ProcAttr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcAttr.ProtoReflect.Descriptor instead.
 func (*ProcAttr) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{13}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ProcAttr) GetLsm() string {
@@ -1119,7 +1193,7 @@ type MountLabel struct {
 
 func (x *MountLabel) Reset() {
 	*x = MountLabel{}
-	mi := &file_stagev1_stage_proto_msgTypes[14]
+	mi := &file_stagev1_stage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1205,7 @@ func (x *MountLabel) String() string {
 func (*MountLabel) ProtoMessage() {}
 
 func (x *MountLabel) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[14]
+	mi := &file_stagev1_stage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1218,7 @@ func (x *MountLabel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MountLabel.ProtoReflect.Descriptor instead.
 func (*MountLabel) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{14}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MountLabel) GetLabel() string {
@@ -1167,7 +1241,7 @@ type TimeOffsets struct {
 
 func (x *TimeOffsets) Reset() {
 	*x = TimeOffsets{}
-	mi := &file_stagev1_stage_proto_msgTypes[15]
+	mi := &file_stagev1_stage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1253,7 @@ func (x *TimeOffsets) String() string {
 func (*TimeOffsets) ProtoMessage() {}
 
 func (x *TimeOffsets) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[15]
+	mi := &file_stagev1_stage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1266,7 @@ func (x *TimeOffsets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimeOffsets.ProtoReflect.Descriptor instead.
 func (*TimeOffsets) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{15}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TimeOffsets) GetMonotonicSecs() int64 {
@@ -1235,7 +1309,7 @@ type Landlock struct {
 
 func (x *Landlock) Reset() {
 	*x = Landlock{}
-	mi := &file_stagev1_stage_proto_msgTypes[16]
+	mi := &file_stagev1_stage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1321,7 @@ func (x *Landlock) String() string {
 func (*Landlock) ProtoMessage() {}
 
 func (x *Landlock) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[16]
+	mi := &file_stagev1_stage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1334,7 @@ func (x *Landlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Landlock.ProtoReflect.Descriptor instead.
 func (*Landlock) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{16}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Landlock) GetRules() []*LandlockPathRule {
@@ -1287,7 +1361,7 @@ type LandlockPathRule struct {
 
 func (x *LandlockPathRule) Reset() {
 	*x = LandlockPathRule{}
-	mi := &file_stagev1_stage_proto_msgTypes[17]
+	mi := &file_stagev1_stage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1373,7 @@ func (x *LandlockPathRule) String() string {
 func (*LandlockPathRule) ProtoMessage() {}
 
 func (x *LandlockPathRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[17]
+	mi := &file_stagev1_stage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1386,7 @@ func (x *LandlockPathRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LandlockPathRule.ProtoReflect.Descriptor instead.
 func (*LandlockPathRule) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{17}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LandlockPathRule) GetPath() string {
@@ -1340,7 +1414,7 @@ type Loopback struct {
 
 func (x *Loopback) Reset() {
 	*x = Loopback{}
-	mi := &file_stagev1_stage_proto_msgTypes[18]
+	mi := &file_stagev1_stage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1426,7 @@ func (x *Loopback) String() string {
 func (*Loopback) ProtoMessage() {}
 
 func (x *Loopback) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[18]
+	mi := &file_stagev1_stage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1439,7 @@ func (x *Loopback) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Loopback.ProtoReflect.Descriptor instead.
 func (*Loopback) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{18}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{19}
 }
 
 type AttachRequest struct {
@@ -1379,7 +1453,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[19]
+	mi := &file_stagev1_stage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1465,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[19]
+	mi := &file_stagev1_stage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1478,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{19}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AttachRequest) GetContainer() *Container {
@@ -1431,7 +1505,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[20]
+	mi := &file_stagev1_stage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1517,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[20]
+	mi := &file_stagev1_stage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1530,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{20}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AttachResponse) GetState() map[string]string {
@@ -1475,7 +1549,7 @@ type DestroyRequest struct {
 
 func (x *DestroyRequest) Reset() {
 	*x = DestroyRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[21]
+	mi := &file_stagev1_stage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1561,7 @@ func (x *DestroyRequest) String() string {
 func (*DestroyRequest) ProtoMessage() {}
 
 func (x *DestroyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[21]
+	mi := &file_stagev1_stage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1574,7 @@ func (x *DestroyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyRequest.ProtoReflect.Descriptor instead.
 func (*DestroyRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{21}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DestroyRequest) GetContainer() *Container {
@@ -1518,7 +1592,7 @@ type DestroyResponse struct {
 
 func (x *DestroyResponse) Reset() {
 	*x = DestroyResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[22]
+	mi := &file_stagev1_stage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1604,7 @@ func (x *DestroyResponse) String() string {
 func (*DestroyResponse) ProtoMessage() {}
 
 func (x *DestroyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[22]
+	mi := &file_stagev1_stage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1617,7 @@ func (x *DestroyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyResponse.ProtoReflect.Descriptor instead.
 func (*DestroyResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{22}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{23}
 }
 
 type ContainerRef struct {
@@ -1555,7 +1629,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_stagev1_stage_proto_msgTypes[23]
+	mi := &file_stagev1_stage_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1641,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[23]
+	mi := &file_stagev1_stage_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1654,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{23}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ContainerRef) GetContainer() *Container {
@@ -1601,7 +1675,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[24]
+	mi := &file_stagev1_stage_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +1687,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[24]
+	mi := &file_stagev1_stage_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +1700,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{24}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateRequest) GetContainer() *Container {
@@ -1651,7 +1725,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[25]
+	mi := &file_stagev1_stage_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1737,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[25]
+	mi := &file_stagev1_stage_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1750,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{25}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{26}
 }
 
 type StatsRequest struct {
@@ -1688,7 +1762,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[26]
+	mi := &file_stagev1_stage_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1774,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[26]
+	mi := &file_stagev1_stage_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1787,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{26}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatsRequest) GetContainer() *Container {
@@ -1733,7 +1807,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[27]
+	mi := &file_stagev1_stage_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1745,7 +1819,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[27]
+	mi := &file_stagev1_stage_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1758,7 +1832,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{27}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StatsResponse) GetStatsJson() []byte {
@@ -1777,7 +1851,7 @@ type PidsResponse struct {
 
 func (x *PidsResponse) Reset() {
 	*x = PidsResponse{}
-	mi := &file_stagev1_stage_proto_msgTypes[28]
+	mi := &file_stagev1_stage_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1863,7 @@ func (x *PidsResponse) String() string {
 func (*PidsResponse) ProtoMessage() {}
 
 func (x *PidsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[28]
+	mi := &file_stagev1_stage_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1876,7 @@ func (x *PidsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PidsResponse.ProtoReflect.Descriptor instead.
 func (*PidsResponse) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{28}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PidsResponse) GetPids() []int32 {
@@ -1822,7 +1896,7 @@ type KillAllRequest struct {
 
 func (x *KillAllRequest) Reset() {
 	*x = KillAllRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[29]
+	mi := &file_stagev1_stage_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +1908,7 @@ func (x *KillAllRequest) String() string {
 func (*KillAllRequest) ProtoMessage() {}
 
 func (x *KillAllRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[29]
+	mi := &file_stagev1_stage_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +1921,7 @@ func (x *KillAllRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAllRequest.ProtoReflect.Descriptor instead.
 func (*KillAllRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{29}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *KillAllRequest) GetContainer() *Container {
@@ -1873,7 +1947,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_stagev1_stage_proto_msgTypes[30]
+	mi := &file_stagev1_stage_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1885,7 +1959,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[30]
+	mi := &file_stagev1_stage_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1898,7 +1972,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{30}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EventsRequest) GetContainer() *Container {
@@ -1919,7 +1993,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_stagev1_stage_proto_msgTypes[31]
+	mi := &file_stagev1_stage_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2005,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_stagev1_stage_proto_msgTypes[31]
+	mi := &file_stagev1_stage_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2018,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_stagev1_stage_proto_rawDescGZIP(), []int{31}
+	return file_stagev1_stage_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Event) GetType() string {
@@ -2007,18 +2081,23 @@ const file_stagev1_stage_proto_rawDesc = "" +
 	"\x06errors\x18\x01 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\"d\n" +
 	"\x0ePrepareRequest\x126\n" +
 	"\tcontainer\x18\x01 \x01(\v2\x18.rung.stage.v1.ContainerR\tcontainer\x12\x1a\n" +
-	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\xad\x02\n" +
+	"\bvalidate\x18\x02 \x01(\bR\bvalidate\"\xe2\x02\n" +
 	"\x0fPrepareResponse\x12?\n" +
 	"\x05state\x18\x01 \x03(\v2).rung.stage.v1.PrepareResponse.StateEntryR\x05state\x12/\n" +
 	"\aactions\x18\x02 \x03(\v2\x15.rung.stage.v1.ActionR\aactions\x121\n" +
 	"\x06errors\x18\x03 \x03(\v2\x19.rung.stage.v1.FieldErrorR\x06errors\x12\x1f\n" +
 	"\vskip_attach\x18\x04 \x01(\bR\n" +
 	"skipAttach\x12\x1a\n" +
-	"\breusable\x18\x05 \x01(\bR\breusable\x1a8\n" +
+	"\breusable\x18\x05 \x01(\bR\breusable\x123\n" +
+	"\bteardown\x18\x06 \x01(\v2\x17.rung.stage.v1.TeardownR\bteardown\x1a8\n" +
 	"\n" +
 	"StateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe3\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
+	"\bTeardown\x12\x1f\n" +
+	"\vcgroup_dirs\x18\x01 \x03(\tR\n" +
+	"cgroupDirs\x12#\n" +
+	"\rempty_parents\x18\x02 \x03(\tR\femptyParents\"\xe3\x03\n" +
 	"\x06Action\x128\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x18.rung.stage.v1.NamespaceH\x00R\tnamespace\x128\n" +
 	"\x06cgroup\x18\x02 \x01(\v2\x1e.rung.stage.v1.CgroupPlacementH\x00R\x06cgroup\x128\n" +
@@ -2132,7 +2211,7 @@ func file_stagev1_stage_proto_rawDescGZIP() []byte {
 }
 
 var file_stagev1_stage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stagev1_stage_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_stagev1_stage_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_stagev1_stage_proto_goTypes = []any{
 	(NamespaceType)(0),       // 0: rung.stage.v1.NamespaceType
 	(*Empty)(nil),            // 1: rung.stage.v1.Empty
@@ -2144,90 +2223,92 @@ var file_stagev1_stage_proto_goTypes = []any{
 	(*ValidateResponse)(nil), // 7: rung.stage.v1.ValidateResponse
 	(*PrepareRequest)(nil),   // 8: rung.stage.v1.PrepareRequest
 	(*PrepareResponse)(nil),  // 9: rung.stage.v1.PrepareResponse
-	(*Action)(nil),           // 10: rung.stage.v1.Action
-	(*Namespace)(nil),        // 11: rung.stage.v1.Namespace
-	(*CgroupPlacement)(nil),  // 12: rung.stage.v1.CgroupPlacement
-	(*SeccompFilter)(nil),    // 13: rung.stage.v1.SeccompFilter
-	(*ProcAttr)(nil),         // 14: rung.stage.v1.ProcAttr
-	(*MountLabel)(nil),       // 15: rung.stage.v1.MountLabel
-	(*TimeOffsets)(nil),      // 16: rung.stage.v1.TimeOffsets
-	(*Landlock)(nil),         // 17: rung.stage.v1.Landlock
-	(*LandlockPathRule)(nil), // 18: rung.stage.v1.LandlockPathRule
-	(*Loopback)(nil),         // 19: rung.stage.v1.Loopback
-	(*AttachRequest)(nil),    // 20: rung.stage.v1.AttachRequest
-	(*AttachResponse)(nil),   // 21: rung.stage.v1.AttachResponse
-	(*DestroyRequest)(nil),   // 22: rung.stage.v1.DestroyRequest
-	(*DestroyResponse)(nil),  // 23: rung.stage.v1.DestroyResponse
-	(*ContainerRef)(nil),     // 24: rung.stage.v1.ContainerRef
-	(*UpdateRequest)(nil),    // 25: rung.stage.v1.UpdateRequest
-	(*UpdateResponse)(nil),   // 26: rung.stage.v1.UpdateResponse
-	(*StatsRequest)(nil),     // 27: rung.stage.v1.StatsRequest
-	(*StatsResponse)(nil),    // 28: rung.stage.v1.StatsResponse
-	(*PidsResponse)(nil),     // 29: rung.stage.v1.PidsResponse
-	(*KillAllRequest)(nil),   // 30: rung.stage.v1.KillAllRequest
-	(*EventsRequest)(nil),    // 31: rung.stage.v1.EventsRequest
-	(*Event)(nil),            // 32: rung.stage.v1.Event
-	nil,                      // 33: rung.stage.v1.Container.StateEntry
-	nil,                      // 34: rung.stage.v1.Container.AnnotationsEntry
-	nil,                      // 35: rung.stage.v1.PrepareResponse.StateEntry
-	nil,                      // 36: rung.stage.v1.AttachResponse.StateEntry
+	(*Teardown)(nil),         // 10: rung.stage.v1.Teardown
+	(*Action)(nil),           // 11: rung.stage.v1.Action
+	(*Namespace)(nil),        // 12: rung.stage.v1.Namespace
+	(*CgroupPlacement)(nil),  // 13: rung.stage.v1.CgroupPlacement
+	(*SeccompFilter)(nil),    // 14: rung.stage.v1.SeccompFilter
+	(*ProcAttr)(nil),         // 15: rung.stage.v1.ProcAttr
+	(*MountLabel)(nil),       // 16: rung.stage.v1.MountLabel
+	(*TimeOffsets)(nil),      // 17: rung.stage.v1.TimeOffsets
+	(*Landlock)(nil),         // 18: rung.stage.v1.Landlock
+	(*LandlockPathRule)(nil), // 19: rung.stage.v1.LandlockPathRule
+	(*Loopback)(nil),         // 20: rung.stage.v1.Loopback
+	(*AttachRequest)(nil),    // 21: rung.stage.v1.AttachRequest
+	(*AttachResponse)(nil),   // 22: rung.stage.v1.AttachResponse
+	(*DestroyRequest)(nil),   // 23: rung.stage.v1.DestroyRequest
+	(*DestroyResponse)(nil),  // 24: rung.stage.v1.DestroyResponse
+	(*ContainerRef)(nil),     // 25: rung.stage.v1.ContainerRef
+	(*UpdateRequest)(nil),    // 26: rung.stage.v1.UpdateRequest
+	(*UpdateResponse)(nil),   // 27: rung.stage.v1.UpdateResponse
+	(*StatsRequest)(nil),     // 28: rung.stage.v1.StatsRequest
+	(*StatsResponse)(nil),    // 29: rung.stage.v1.StatsResponse
+	(*PidsResponse)(nil),     // 30: rung.stage.v1.PidsResponse
+	(*KillAllRequest)(nil),   // 31: rung.stage.v1.KillAllRequest
+	(*EventsRequest)(nil),    // 32: rung.stage.v1.EventsRequest
+	(*Event)(nil),            // 33: rung.stage.v1.Event
+	nil,                      // 34: rung.stage.v1.Container.StateEntry
+	nil,                      // 35: rung.stage.v1.Container.AnnotationsEntry
+	nil,                      // 36: rung.stage.v1.PrepareResponse.StateEntry
+	nil,                      // 37: rung.stage.v1.AttachResponse.StateEntry
 }
 var file_stagev1_stage_proto_depIdxs = []int32{
-	33, // 0: rung.stage.v1.Container.state:type_name -> rung.stage.v1.Container.StateEntry
-	34, // 1: rung.stage.v1.Container.annotations:type_name -> rung.stage.v1.Container.AnnotationsEntry
+	34, // 0: rung.stage.v1.Container.state:type_name -> rung.stage.v1.Container.StateEntry
+	35, // 1: rung.stage.v1.Container.annotations:type_name -> rung.stage.v1.Container.AnnotationsEntry
 	4,  // 2: rung.stage.v1.ValidateRequest.container:type_name -> rung.stage.v1.Container
 	6,  // 3: rung.stage.v1.ValidateResponse.errors:type_name -> rung.stage.v1.FieldError
 	4,  // 4: rung.stage.v1.PrepareRequest.container:type_name -> rung.stage.v1.Container
-	35, // 5: rung.stage.v1.PrepareResponse.state:type_name -> rung.stage.v1.PrepareResponse.StateEntry
-	10, // 6: rung.stage.v1.PrepareResponse.actions:type_name -> rung.stage.v1.Action
+	36, // 5: rung.stage.v1.PrepareResponse.state:type_name -> rung.stage.v1.PrepareResponse.StateEntry
+	11, // 6: rung.stage.v1.PrepareResponse.actions:type_name -> rung.stage.v1.Action
 	6,  // 7: rung.stage.v1.PrepareResponse.errors:type_name -> rung.stage.v1.FieldError
-	11, // 8: rung.stage.v1.Action.namespace:type_name -> rung.stage.v1.Namespace
-	12, // 9: rung.stage.v1.Action.cgroup:type_name -> rung.stage.v1.CgroupPlacement
-	13, // 10: rung.stage.v1.Action.seccomp:type_name -> rung.stage.v1.SeccompFilter
-	14, // 11: rung.stage.v1.Action.proc_attr:type_name -> rung.stage.v1.ProcAttr
-	15, // 12: rung.stage.v1.Action.mount_label:type_name -> rung.stage.v1.MountLabel
-	16, // 13: rung.stage.v1.Action.time_offsets:type_name -> rung.stage.v1.TimeOffsets
-	17, // 14: rung.stage.v1.Action.landlock:type_name -> rung.stage.v1.Landlock
-	19, // 15: rung.stage.v1.Action.loopback:type_name -> rung.stage.v1.Loopback
-	0,  // 16: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
-	18, // 17: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
-	4,  // 18: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
-	36, // 19: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
-	4,  // 20: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 21: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
-	4,  // 22: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 23: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 24: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
-	4,  // 25: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
-	2,  // 26: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
-	5,  // 27: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
-	8,  // 28: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
-	20, // 29: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
-	22, // 30: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
-	25, // 31: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
-	27, // 32: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
-	24, // 33: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
-	24, // 34: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
-	24, // 35: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
-	30, // 36: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
-	31, // 37: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
-	3,  // 38: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
-	7,  // 39: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
-	9,  // 40: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
-	21, // 41: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
-	23, // 42: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
-	26, // 43: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
-	28, // 44: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
-	1,  // 45: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
-	1,  // 46: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
-	29, // 47: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
-	1,  // 48: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
-	32, // 49: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
-	38, // [38:50] is the sub-list for method output_type
-	26, // [26:38] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	10, // 8: rung.stage.v1.PrepareResponse.teardown:type_name -> rung.stage.v1.Teardown
+	12, // 9: rung.stage.v1.Action.namespace:type_name -> rung.stage.v1.Namespace
+	13, // 10: rung.stage.v1.Action.cgroup:type_name -> rung.stage.v1.CgroupPlacement
+	14, // 11: rung.stage.v1.Action.seccomp:type_name -> rung.stage.v1.SeccompFilter
+	15, // 12: rung.stage.v1.Action.proc_attr:type_name -> rung.stage.v1.ProcAttr
+	16, // 13: rung.stage.v1.Action.mount_label:type_name -> rung.stage.v1.MountLabel
+	17, // 14: rung.stage.v1.Action.time_offsets:type_name -> rung.stage.v1.TimeOffsets
+	18, // 15: rung.stage.v1.Action.landlock:type_name -> rung.stage.v1.Landlock
+	20, // 16: rung.stage.v1.Action.loopback:type_name -> rung.stage.v1.Loopback
+	0,  // 17: rung.stage.v1.Namespace.type:type_name -> rung.stage.v1.NamespaceType
+	19, // 18: rung.stage.v1.Landlock.rules:type_name -> rung.stage.v1.LandlockPathRule
+	4,  // 19: rung.stage.v1.AttachRequest.container:type_name -> rung.stage.v1.Container
+	37, // 20: rung.stage.v1.AttachResponse.state:type_name -> rung.stage.v1.AttachResponse.StateEntry
+	4,  // 21: rung.stage.v1.DestroyRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 22: rung.stage.v1.ContainerRef.container:type_name -> rung.stage.v1.Container
+	4,  // 23: rung.stage.v1.UpdateRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 24: rung.stage.v1.StatsRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 25: rung.stage.v1.KillAllRequest.container:type_name -> rung.stage.v1.Container
+	4,  // 26: rung.stage.v1.EventsRequest.container:type_name -> rung.stage.v1.Container
+	2,  // 27: rung.stage.v1.Stage.Describe:input_type -> rung.stage.v1.DescribeRequest
+	5,  // 28: rung.stage.v1.Stage.Validate:input_type -> rung.stage.v1.ValidateRequest
+	8,  // 29: rung.stage.v1.Stage.Prepare:input_type -> rung.stage.v1.PrepareRequest
+	21, // 30: rung.stage.v1.Stage.Attach:input_type -> rung.stage.v1.AttachRequest
+	23, // 31: rung.stage.v1.Stage.Destroy:input_type -> rung.stage.v1.DestroyRequest
+	26, // 32: rung.stage.v1.Resources.Update:input_type -> rung.stage.v1.UpdateRequest
+	28, // 33: rung.stage.v1.Resources.Stats:input_type -> rung.stage.v1.StatsRequest
+	25, // 34: rung.stage.v1.Resources.Pause:input_type -> rung.stage.v1.ContainerRef
+	25, // 35: rung.stage.v1.Resources.Resume:input_type -> rung.stage.v1.ContainerRef
+	25, // 36: rung.stage.v1.Resources.Pids:input_type -> rung.stage.v1.ContainerRef
+	31, // 37: rung.stage.v1.Resources.KillAll:input_type -> rung.stage.v1.KillAllRequest
+	32, // 38: rung.stage.v1.Resources.Events:input_type -> rung.stage.v1.EventsRequest
+	3,  // 39: rung.stage.v1.Stage.Describe:output_type -> rung.stage.v1.DescribeResponse
+	7,  // 40: rung.stage.v1.Stage.Validate:output_type -> rung.stage.v1.ValidateResponse
+	9,  // 41: rung.stage.v1.Stage.Prepare:output_type -> rung.stage.v1.PrepareResponse
+	22, // 42: rung.stage.v1.Stage.Attach:output_type -> rung.stage.v1.AttachResponse
+	24, // 43: rung.stage.v1.Stage.Destroy:output_type -> rung.stage.v1.DestroyResponse
+	27, // 44: rung.stage.v1.Resources.Update:output_type -> rung.stage.v1.UpdateResponse
+	29, // 45: rung.stage.v1.Resources.Stats:output_type -> rung.stage.v1.StatsResponse
+	1,  // 46: rung.stage.v1.Resources.Pause:output_type -> rung.stage.v1.Empty
+	1,  // 47: rung.stage.v1.Resources.Resume:output_type -> rung.stage.v1.Empty
+	30, // 48: rung.stage.v1.Resources.Pids:output_type -> rung.stage.v1.PidsResponse
+	1,  // 49: rung.stage.v1.Resources.KillAll:output_type -> rung.stage.v1.Empty
+	33, // 50: rung.stage.v1.Resources.Events:output_type -> rung.stage.v1.Event
+	39, // [39:51] is the sub-list for method output_type
+	27, // [27:39] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_stagev1_stage_proto_init() }
@@ -2235,7 +2316,7 @@ func file_stagev1_stage_proto_init() {
 	if File_stagev1_stage_proto != nil {
 		return
 	}
-	file_stagev1_stage_proto_msgTypes[9].OneofWrappers = []any{
+	file_stagev1_stage_proto_msgTypes[10].OneofWrappers = []any{
 		(*Action_Namespace)(nil),
 		(*Action_Cgroup)(nil),
 		(*Action_Seccomp)(nil),
@@ -2251,7 +2332,7 @@ func file_stagev1_stage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stagev1_stage_proto_rawDesc), len(file_stagev1_stage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

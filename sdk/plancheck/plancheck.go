@@ -163,3 +163,34 @@ func State(st map[string]string) error {
 	}
 	return nil
 }
+
+// MaxTeardownDirs bounds a Teardown: a container's cgroups in every v1
+// hierarchy, the unified one, and the parents Prepare made above them.
+const MaxTeardownDirs = 256
+
+// Teardown checks the directories a plugin asks the host to remove on
+// delete: absolute, clean and not the root, since the host rmdirs them.
+func Teardown(t *stagev1.Teardown) error {
+	if t == nil {
+		return nil
+	}
+	if n := len(t.GetCgroupDirs()) + len(t.GetEmptyParents()); n > MaxTeardownDirs {
+		return fmt.Errorf("invalid teardown: %d directories, at most %d", n, MaxTeardownDirs)
+	}
+	if len(t.GetCgroupDirs()) == 0 {
+		return errors.New("invalid teardown: no cgroup_dirs (leave teardown unset for a Destroy that must always run)")
+	}
+	if err := teardownDirs("cgroup_dirs", t.GetCgroupDirs()); err != nil {
+		return err
+	}
+	return teardownDirs("empty_parents", t.GetEmptyParents())
+}
+
+func teardownDirs(field string, dirs []string) error {
+	for i, d := range dirs {
+		if !cleanAbs(d) || d == "/" {
+			return fmt.Errorf("invalid teardown: %s[%d] %q is not an absolute, clean path below /", field, i, d)
+		}
+	}
+	return nil
+}

@@ -15,8 +15,11 @@
 //	prepare            the plan's actions pass the host's checks
 //	attach             Attach on a real, sleeping child process that was
 //	                   started in the namespaces and cgroup the plan asks for
-//	destroy            Destroy after Attach, then again (idempotent); a
-//	                   cgroup the plan placed the child in is gone after it
+//	teardown           (plans with a teardown) the host's rmdirs of it, once
+//	                   the child is gone, remove the container's cgroups
+//	destroy            Destroy after Attach (and any teardown), then again
+//	                   (idempotent); a cgroup the plan placed the child in
+//	                   is gone after it
 //	validate/in-prepare (plugins that declare validates_in_prepare, as every
 //	                   SDK plugin does) Prepare with validate set accepts the
 //	                   good spec and refuses each bad one with the same
@@ -73,6 +76,8 @@ import (
 	"github.com/rung-runtime/rung/internal/launcher"
 	"github.com/rung-runtime/rung/proto/stagev1"
 	"github.com/rung-runtime/rung/sdk"
+	"github.com/rung-runtime/rung/sdk/plancheck"
+	"github.com/rung-runtime/rung/sdk/teardown"
 )
 
 // DefaultTimeout is the host's default per-call deadline; a plugin that
@@ -556,7 +561,33 @@ func (r *run) prepare(ctx context.Context, id string) (*stagev1.PrepareResponse,
 	if err := checkState(resp.GetState()); err != nil {
 		return resp, err
 	}
+	if err := plancheck.Teardown(resp.GetTeardown()); err != nil {
+		return resp, err
+	}
 	return resp, CheckActions(resp.GetActions())
+}
+
+// tearDown is what a delete does for a plan with a Teardown once the
+// container's processes are gone: the host's own rmdirs, which must leave
+// none of the container's cgroups (else every delete pays the Destroy
+// fallback); Destroy afterwards must still succeed.
+func tearDown(resp *stagev1.PrepareResponse) error {
+	t := resp.GetTeardown()
+	if t == nil {
+		return nil
+	}
+	if err := teardown.Run(t.GetCgroupDirs(), t.GetEmptyParents()); err != nil {
+		return fmt.Errorf("the host's teardown of the plan's teardown dirs, with the processes gone: %w", err)
+	}
+	for _, d := range t.GetCgroupDirs() {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("teardown dir %s still exists after the host's teardown (err %v)", d, err)
+		}
+	}
+	if err := cgroupGone(resp.GetActions()); err != nil {
+		return fmt.Errorf("the plan's teardown does not remove its cgroup: %w", err)
+	}
+	return nil
 }
 
 func (r *run) destroy(ctx context.Context, id string, st map[string]string) error {
@@ -614,6 +645,13 @@ func (r *run) lifecycle(ctx context.Context) {
 			r.rep.Results[len(r.rep.Results)-1].Detail = "note: " + why
 		}
 		stopChild(child)
+	}
+	if err := tearDown(resp); err != nil {
+		r.result("teardown", err)
+	} else if resp.GetTeardown() != nil {
+		r.result("teardown", nil)
+	} else {
+		r.skip("teardown", "the plan has no teardown: delete always calls Destroy")
 	}
 	err = r.destroy(ctx, id, st)
 	if err == nil {

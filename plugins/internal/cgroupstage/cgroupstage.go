@@ -78,3 +78,13 @@ func CheckPageSizes(sizes map[string]string, have []string) []sdk.FieldError {
 	}
 	return errs
 }
+
+// Teardown is a Prepare's answer for what its Destroy would remove once the
+// container's processes are gone: the cgroups made at leaves, then parents,
+// given outermost first as the drivers made and remove them (RemoveIfEmpty
+// walks them backwards), and handed to the host innermost first.
+func Teardown(leaves, parents []string) *sdk.Teardown {
+	inner := slices.Clone(parents)
+	slices.Reverse(inner)
+	return &sdk.Teardown{CgroupDirs: leaves, EmptyParents: inner}
+}
