@@ -1,8 +1,6 @@
 package initproc
 
 import (
-	"encoding/json"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -43,7 +41,8 @@ type Plan struct {
 	Loopback bool `json:"loopback,omitempty"`
 }
 
-// Config is everything the init needs, sent by the host after Attach.
+// Config is everything the init needs, sent by the host after Attach in
+// the binary form of configwire.go (its json tags are not the wire).
 type Config struct {
 	// Build is the host's BuildID; the init refuses another (a rung-init
 	// left from an older install would misread the rest).
@@ -77,33 +76,32 @@ type Config struct {
 }
 
 // initSpec is the spec as the init gets it: the fields its code reads,
-// under the spec's own names. encoding/json builds, on a type's first
-// decode, the encoders of its whole type graph, present in the document or
-// not; for specs.Spec (resources, seccomp, Windows, VM, ...) that was half
-// of a cold 1.5 ms decode in every init (30 ms under TCG). What only the
-// stages read (resources, seccomp, intelRdt) and annotations stay behind;
-// a field the init comes to read must be added here.
+// under the spec's own names. What only the stages read (resources,
+// seccomp, intelRdt, cgroupsPath) and annotations stay behind: fewer bytes
+// for every init to read, and configwire.go has only these types to carry
+// (no Windows, VM, ...). A field the init comes to read must be added here
+// and there.
 type initSpec struct {
-	Version    string         `json:"ociVersion"`
-	Process    *specs.Process `json:"process,omitempty"`
-	Root       *specs.Root    `json:"root,omitempty"`
-	Hostname   string         `json:"hostname,omitempty"`
-	Domainname string         `json:"domainname,omitempty"`
-	Mounts     []specs.Mount  `json:"mounts,omitempty"`
-	Hooks      *specs.Hooks   `json:"hooks,omitempty"`
-	Linux      *initLinux     `json:"linux,omitempty"`
+	Version    string
+	Process    *specs.Process
+	Root       *specs.Root
+	Hostname   string
+	Domainname string
+	Mounts     []specs.Mount
+	Hooks      *specs.Hooks
+	Linux      *initLinux
 }
 
 // initLinux is the part of linux the init applies: namespaces (which it
 // checks), devices, masked and read-only paths, sysctls, propagation.
 type initLinux struct {
-	Namespaces        []specs.LinuxNamespace `json:"namespaces,omitempty"`
-	Devices           []specs.LinuxDevice    `json:"devices,omitempty"`
-	Sysctl            map[string]string      `json:"sysctl,omitempty"`
-	RootfsPropagation string                 `json:"rootfsPropagation,omitempty"`
-	MaskedPaths       []string               `json:"maskedPaths,omitempty"`
-	ReadonlyPaths     []string               `json:"readonlyPaths,omitempty"`
-	MountLabel        string                 `json:"mountLabel,omitempty"`
+	Namespaces        []specs.LinuxNamespace
+	Devices           []specs.LinuxDevice
+	Sysctl            map[string]string
+	RootfsPropagation string
+	MaskedPaths       []string
+	ReadonlyPaths     []string
+	MountLabel        string
 }
 
 func toInitSpec(s *specs.Spec) *initSpec {
@@ -132,28 +130,4 @@ func (w *initSpec) spec() *specs.Spec {
 			ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel}
 	}
 	return out
-}
-
-// configWire is Config with the spec in its init form; the outer Spec
-// hides the embedded one, so json never looks at specs.Spec's type.
-type configWire struct {
-	*configFields
-	Spec *initSpec `json:"spec"`
-}
-
-type configFields Config
-
-// MarshalJSON sends the spec in its init form.
-func (c Config) MarshalJSON() ([]byte, error) {
-	return json.Marshal(configWire{configFields: (*configFields)(&c), Spec: toInitSpec(c.Spec)})
-}
-
-// UnmarshalJSON reads what MarshalJSON sent.
-func (c *Config) UnmarshalJSON(b []byte) error {
-	w := configWire{configFields: (*configFields)(c)}
-	if err := json.Unmarshal(b, &w); err != nil {
-		return err
-	}
-	c.Spec = w.Spec.spec()
-	return nil
 }

@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -35,12 +34,12 @@ func TestConfigCarriesTheInitsPartOfTheSpec(t *testing.T) {
 			MountLabel:        "system_u:object_r:container_file_t:s0",
 		},
 	}
-	b, err := json.Marshal(&Config{ID: "c", Spec: spec, FifoFd: 4, Plan: Plan{Loopback: true}})
+	b, err := (&Config{Build: BuildID(), ID: "c", Spec: spec, FifoFd: 4, Plan: Plan{Loopback: true}}).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got Config
-	if err := json.Unmarshal(b, &got); err != nil {
+	if err := got.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
 	if got.ID != "c" || got.FifoFd != 4 || !got.Plan.Loopback {
@@ -57,8 +56,9 @@ func TestConfigCarriesTheInitsPartOfTheSpec(t *testing.T) {
 	if spec.Linux.Resources == nil || spec.Annotations == nil {
 		t.Error("changed the host's spec")
 	}
+	b, _ = (&Config{Build: BuildID(), ID: "x"}).MarshalBinary()
 	var none Config
-	if err := json.Unmarshal([]byte(`{"id":"x"}`), &none); err != nil || none.Spec != nil || none.ID != "x" {
+	if err := none.UnmarshalBinary(b); err != nil || none.Spec != nil || none.ID != "x" {
 		t.Errorf("a config without a spec: %+v %v", none, err)
 	}
 }

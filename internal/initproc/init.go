@@ -41,12 +41,13 @@ func Main() {
 	os.Unsetenv(nsexec.InitEnv)
 	sock := os.NewFile(uintptr(fd), "init-sync")
 	var cfg Config
-	if err := ReadFrame(sock, &cfg); err != nil {
+	// Of the failures to read the config, another build's is told to the
+	// host (below): the user can do something about it.
+	var other *otherBuildError
+	if err = ReadConfig(sock, &cfg); err != nil && !errors.As(err, &other) {
 		os.Exit(nsexec.ExitBootstrap)
 	}
-	if cfg.Build != BuildID() {
-		err = fmt.Errorf("the init binary was built as %q, rung as %q: install rung and rung-init from one build", BuildID(), cfg.Build)
-	} else {
+	if err == nil {
 		t := &timeline{on: cfg.Timing}
 		if t.on {
 			t.marks = []Mark{{Step: "init go", At: started.UnixNano()}}

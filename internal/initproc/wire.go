@@ -19,7 +19,7 @@ import (
 
 // wireVersion changes whenever Config, Plan or the messages change in a way
 // an older init would misread.
-const wireVersion = 3
+const wireVersion = 4
 
 // BuildID names the build of this init protocol: the host and the init it
 // starts (rung itself, or a separately installed rung-init) must agree.
@@ -45,19 +45,63 @@ func WriteFrame(w io.Writer, v any) error {
 
 // ReadFrame reads one frame into v, refusing lengths above MaxFrame.
 func ReadFrame(r io.Reader, v any) error {
-	var l [4]byte
-	if _, err := io.ReadFull(r, l[:]); err != nil {
-		return err
-	}
-	n := binary.LittleEndian.Uint32(l[:])
-	if n > MaxFrame {
-		return fmt.Errorf("init message of %d bytes exceeds %d", n, MaxFrame)
-	}
-	data := make([]byte, n)
-	if _, err := io.ReadFull(r, data); err != nil {
+	data, err := readFrame(r)
+	if err != nil {
 		return err
 	}
 	return json.Unmarshal(data, v)
+}
+
+func readFrame(r io.Reader) ([]byte, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, err
+	}
+	n := binary.LittleEndian.Uint32(l[:])
+	if n > MaxFrame {
+		return nil, fmt.Errorf("init message of %d bytes exceeds %d", n, MaxFrame)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// WriteConfig sends c in its binary form (configwire.go) as one frame.
+func WriteConfig(w io.Writer, c *Config) error {
+	data, err := c.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxFrame {
+		return fmt.Errorf("init config of %d bytes exceeds %d", len(data), MaxFrame)
+	}
+	buf := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(data)), uint32(len(data)))
+	_, err = w.Write(append(buf, data...))
+	return err
+}
+
+// ReadConfig reads what WriteConfig sent. A config of another build gives
+// an *otherBuildError, for the init to tell the host.
+func ReadConfig(r io.Reader, c *Config) error {
+	data, err := readFrame(r)
+	if err != nil {
+		return err
+	}
+	err = c.UnmarshalBinary(data)
+	if err != nil && len(data) > 0 && data[0] == '{' {
+		// A rung from before the binary config sent JSON: name its build,
+		// as the init always has, rather than fail on the format. Only this
+		// failure pays for encoding/json.
+		var old struct {
+			Build string `json:"build"`
+		}
+		if json.Unmarshal(data, &old) == nil && old.Build != BuildID() {
+			return &otherBuildError{host: old.Build}
+		}
+	}
+	return err
 }
 
 // Message types the init sends.

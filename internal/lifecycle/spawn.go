@@ -181,7 +181,7 @@ func (sp *spawner) run() error {
 	cfg := sp.config(sp.Pid)
 	cfg.Build = initproc.BuildID()
 	cfg.FifoFd, cfg.ConsoleSocketFd, cfg.PreserveFds = fifoFd, consoleFd, sp.preserveFds
-	if err := initproc.WriteFrame(parent, cfg); err != nil {
+	if err := initproc.WriteConfig(parent, cfg); err != nil {
 		return sp.initFailed("sending the config", err)
 	}
 	if err := sp.forked(rep.Value); err != nil {
