@@ -311,7 +311,7 @@ func (c *creation) prepare(ctx context.Context) error {
 			}
 			r.Prepared, r.State = true, resp.GetState()
 			if t := resp.GetTeardown(); t != nil {
-				if terr := plancheck.Teardown(t); terr != nil {
+				if terr := plancheck.Teardown(t, resp.GetActions()); terr != nil {
 					// Destroy, called instead, finds the cgroups from State.
 					if err == nil {
 						err = fmt.Errorf("%s: prepare: %w", p.Label(), terr)
@@ -480,6 +480,8 @@ func (c *creation) attach(ctx context.Context, pid int) error {
 		if r.State == nil {
 			r.State = map[string]string{}
 		}
+		// Prepare's teardown cannot know what Attach did: Destroy decides.
+		r.Teardown = nil
 		for k, v := range results[i] {
 			r.State[k] = v
 		}

@@ -160,10 +160,11 @@ func (d *destroyers) destroy(ctx context.Context, rec *state.Container) error {
 	})
 }
 
-// hostTearsDown says whether the host may do r's Destroy as the Teardown
-// its Prepare answered; a Prepare cut off before answering has none.
+// hostTearsDown says whether the host does r's Destroy as the Teardown its
+// Prepare answered (a Prepare cut off before answering has none), on a
+// kernel where that can work.
 func hostTearsDown(r *state.PluginRecord) bool {
-	return r.Prepared && r.Teardown != nil && len(r.Teardown.CgroupDirs) > 0
+	return r.Prepared && r.Teardown != nil && len(r.Teardown.CgroupDirs) > 0 && teardown.Supported()
 }
 
 // abandon ends the launches of a delete that fails before Destroy.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rung-runtime/rung/proto/stagev1"
@@ -169,8 +170,10 @@ func State(st map[string]string) error {
 const MaxTeardownDirs = 256
 
 // Teardown checks the directories a plugin asks the host to remove on
-// delete: absolute, clean and not the root, since the host rmdirs them.
-func Teardown(t *stagev1.Teardown) error {
+// delete, against the same answer's actions: the host rmdirs them, so they
+// may only be the cgroups that plugin placed the container in and their
+// ancestors, never another empty cgroup of the host's.
+func Teardown(t *stagev1.Teardown, actions []*stagev1.Action) error {
 	if t == nil {
 		return nil
 	}
@@ -180,17 +183,35 @@ func Teardown(t *stagev1.Teardown) error {
 	if len(t.GetCgroupDirs()) == 0 {
 		return errors.New("invalid teardown: no cgroup_dirs (leave teardown unset for a Destroy that must always run)")
 	}
-	if err := teardownDirs("cgroup_dirs", t.GetCgroupDirs()); err != nil {
-		return err
+	var placed []string
+	for _, a := range actions {
+		if cg := a.GetCgroup(); cg != nil {
+			if cg.GetPath() != "" {
+				placed = append(placed, cg.GetPath())
+			}
+			placed = append(placed, cg.GetV1Paths()...)
+		}
 	}
-	return teardownDirs("empty_parents", t.GetEmptyParents())
-}
-
-func teardownDirs(field string, dirs []string) error {
-	for i, d := range dirs {
-		if !cleanAbs(d) || d == "/" {
-			return fmt.Errorf("invalid teardown: %s[%d] %q is not an absolute, clean path below /", field, i, d)
+	for i, d := range t.GetCgroupDirs() {
+		if !TeardownPath(d) {
+			return fmt.Errorf("invalid teardown: cgroup_dirs[%d] %q is not an absolute, clean path below /", i, d)
+		}
+		if !slices.Contains(placed, d) {
+			return fmt.Errorf("invalid teardown: cgroup_dirs[%d] %q is not a cgroup the plan places the container in", i, d)
+		}
+	}
+	for i, d := range t.GetEmptyParents() {
+		if !TeardownPath(d) {
+			return fmt.Errorf("invalid teardown: empty_parents[%d] %q is not an absolute, clean path below /", i, d)
+		}
+		above := func(leaf string) bool { return strings.HasPrefix(leaf, d+"/") }
+		if !slices.ContainsFunc(t.GetCgroupDirs(), above) {
+			return fmt.Errorf("invalid teardown: empty_parents[%d] %q is above none of cgroup_dirs", i, d)
 		}
 	}
 	return nil
 }
+
+// TeardownPath is a path the host may rmdir for a Teardown: absolute,
+// clean and below the root, so it names one entry of a directory.
+func TeardownPath(p string) bool { return cleanAbs(p) && p != "/" }

@@ -561,7 +561,7 @@ func (r *run) prepare(ctx context.Context, id string) (*stagev1.PrepareResponse,
 	if err := checkState(resp.GetState()); err != nil {
 		return resp, err
 	}
-	if err := plancheck.Teardown(resp.GetTeardown()); err != nil {
+	if err := plancheck.Teardown(resp.GetTeardown(), resp.GetActions()); err != nil {
 		return resp, err
 	}
 	return resp, CheckActions(resp.GetActions())

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rung-runtime/rung/sdk/plancheck"
 )
 
 // Run does a stage's Destroy as its Prepare described it: the container's
@@ -32,22 +35,39 @@ func Run(cgroupDirs, emptyParents []string) error {
 	return nil
 }
 
-// rmdirCgroup removes one cgroup directory that a plugin named. The path
-// is the plugin's, so it is reached without following symlinks and removed
-// only from a directory on a cgroup filesystem: the host's rmdir is no way
-// to remove an empty directory elsewhere. A cgroup already gone is removed.
-func rmdirCgroup(dir string) error {
-	if !filepath.IsAbs(dir) || filepath.Clean(dir) != dir || dir == "/" {
-		return fmt.Errorf("teardown directory %q is not an absolute, clean path below /", dir)
+// Supported says whether this kernel lets Run reach a directory without
+// following symlinks (openat2, Linux 5.6); where it does not, every Run
+// fails and a delete had better launch the plugin for Destroy at once.
+func Supported() bool { return supported() }
+
+var supported = sync.OnceValue(func() bool {
+	fd, err := openNoSymlinks("/")
+	if err != nil {
+		return false
 	}
-	parent, name := filepath.Split(dir)
-	fd, err := unix.Openat2(unix.AT_FDCWD, parent, &unix.OpenHow{
+	unix.Close(fd)
+	return true
+})
+
+func openNoSymlinks(dir string) (int, error) {
+	return unix.Openat2(unix.AT_FDCWD, dir, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
-	if errors.Is(err, unix.ENOENT) {
-		return nil
+}
+
+// rmdirCgroup removes one cgroup directory that a plugin named. The path
+// is the plugin's, so it is reached without following symlinks and removed
+// only from a directory on a cgroup filesystem: the host's rmdir is no way
+// to remove an empty directory elsewhere. A cgroup already gone is
+// removed; one whose parent is gone too (its mount moved, say) is the
+// plugin's to judge.
+func rmdirCgroup(dir string) error {
+	if !plancheck.TeardownPath(dir) {
+		return fmt.Errorf("teardown directory %q is not an absolute, clean path below /", dir)
 	}
+	parent, name := filepath.Split(dir)
+	fd, err := openNoSymlinks(parent)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: parent, Err: err}
 	}

@@ -67,9 +67,13 @@ func TestRunRemovesTheCgroupsAndEmptyParents(t *testing.T) {
 			t.Errorf("%s still there (err %v)", d, err)
 		}
 	}
-	// Idempotent: a second delete finds nothing to do.
-	if err := Run([]string{leaf}, []string{parent}); err != nil {
-		t.Errorf("second run: %v", err)
+	// A leaf already gone under its existing parent is removed; one whose
+	// parent is gone as well (a moved mount?) goes to Destroy.
+	if err := Run([]string{filepath.Join(mnt, "rung-teardown-gone")}, nil); err != nil {
+		t.Errorf("a cgroup already gone: %v", err)
+	}
+	if err := Run([]string{leaf}, []string{parent}); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("a cgroup whose parent is gone too: %v, want ENOENT for Destroy to judge", err)
 	}
 }
 
@@ -124,9 +128,6 @@ func TestRunRemovesNothingOutsideCgroupfs(t *testing.T) {
 	if err := Run([]string{plain}, nil); err == nil || !strings.Contains(err.Error(), "not on a cgroup filesystem") {
 		t.Errorf("teardown of %s: %v, want a refusal", plain, err)
 	}
-	if err := Run([]string{"/nonexistent-rung-dir/c1"}, []string{plain}); err == nil {
-		t.Errorf("teardown of the empty parent %s outside cgroupfs: no error", plain)
-	}
 	if _, err := os.Lstat(plain); err != nil {
 		t.Errorf("%s removed: %v", plain, err)
 	}
@@ -134,6 +135,20 @@ func TestRunRemovesNothingOutsideCgroupfs(t *testing.T) {
 		if err := Run([]string{bad}, nil); err == nil {
 			t.Errorf("teardown of %q: no error", bad)
 		}
+	}
+}
+
+func TestRunRemovesNoParentOutsideCgroupfs(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "empty")
+	if err := os.Mkdir(plain, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(cgroupMount(t), "rung-teardown-gone")
+	if err := Run([]string{gone}, []string{plain}); err == nil {
+		t.Errorf("teardown of the empty parent %s outside cgroupfs: no error", plain)
+	}
+	if _, err := os.Lstat(plain); err != nil {
+		t.Errorf("%s removed: %v", plain, err)
 	}
 }
 
