@@ -254,9 +254,14 @@ func talkToInit(sock *os.File, cfg *initproc.Config, h *specs.Hooks, st *specs.S
 	in := &initproc.FdReader{Sock: sock}
 	defer in.Close()
 	notified := 0
-	for {
+	for heard := false; ; heard = true {
 		var m initproc.Message
 		if err := initproc.ReadFrame(in, &m); err != nil {
+			if errors.Is(err, io.EOF) && !heard {
+				// An init of another build that cannot read the config
+				// exits without a word; a current one always says why.
+				return nil, errors.New("init: exited during setup without a message (a rung-init of another build? install rung and rung-init from one build)")
+			}
 			if errors.Is(err, io.EOF) {
 				return nil, errors.New("init: exited during setup")
 			}
