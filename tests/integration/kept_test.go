@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -30,21 +28,6 @@ func keptStages(res tu.Result) []string {
 	return out
 }
 
-// forgetKeptAnswers removes, when the test ends, the answers it kept:
-// they are keyed by its own plugin dir, so no later command would use
-// them, but they would count against the bound.
-func forgetKeptAnswers(t *testing.T) {
-	before, _ := filepath.Glob("/dev/shm/rung-plugins/kept-*")
-	t.Cleanup(func() {
-		after, _ := filepath.Glob("/dev/shm/rung-plugins/kept-*")
-		for _, f := range after {
-			if !slices.Contains(before, f) {
-				os.Remove(f)
-			}
-		}
-	})
-}
-
 // The pure stages' answers are kept: a later container with the same
 // values at their inputs is made without their plugins, and is held to
 // what those answers say, proven from inside it (the seccomp filter, the
@@ -53,7 +36,7 @@ func forgetKeptAnswers(t *testing.T) {
 func TestKeptAnswersServeLaterContainers(t *testing.T) {
 	tu.RequireRung(t, "kept plugin answers")
 	rt, snap := setup(t)
-	forgetKeptAnswers(t)
+	tu.ForgetKeptAnswers(t)
 	// The test's own plugin dir: kept answers are keyed by the binary's
 	// path, so none from another test or command can be used here.
 	rt.Env = append(rt.Env, pluginDir(t, "", ""), "RUNG_PLUGIN_POOL=off", "RUNG_DEBUG=1")

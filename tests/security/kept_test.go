@@ -23,15 +23,7 @@ import (
 func TestKeptAnswerNotServedToOtherSpellings(t *testing.T) {
 	t.Parallel()
 	rt, snap := setup(t)
-	before, _ := filepath.Glob("/dev/shm/rung-plugins/kept-*")
-	t.Cleanup(func() {
-		after, _ := filepath.Glob("/dev/shm/rung-plugins/kept-*")
-		for _, f := range after {
-			if !slices.Contains(before, f) {
-				os.Remove(f)
-			}
-		}
-	})
+	tu.ForgetKeptAnswers(t)
 	hostile(t, rt, "", "") // the real plugins, in this test's own dir
 	rt.Env = append(rt.Env, "RUNG_PLUGIN_POOL=off", "RUNG_DEBUG=1")
 	noUTS := func(s *specs.Spec) {
