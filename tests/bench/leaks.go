@@ -71,7 +71,7 @@ func leaksNow(base, idPrefix string, rts []*runtime, reaped *[]string) []string 
 					what += fmt.Sprintf("(exited %d)", ws.ExitStatus())
 				}
 			}
-			*reaped = append(*reaped, "unreaped child "+strconv.Itoa(pid)+" "+what)
+			*reaped = append(*reaped, "unreaped child "+strconv.Itoa(pid)+" ["+comm+"] "+what)
 		}
 	}
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
