@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +35,21 @@ const (
 	FifoName = "exec.fifo"
 )
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+// idByteAllowed is runc's id rule, ^[\w+\-.]+$, written out: a regexp
+// compiled at package init cost every rung command about 1% of its CPU.
+func idByteAllowed(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '+' || c == '-' || c == '.'
+}
+
+func idCharsAllowed(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if !idByteAllowed(id[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateID applies runc's rule for container ids; it also keeps ids safe
 // as directory names.
@@ -44,7 +57,7 @@ func ValidateID(id string) error {
 	if id == "" {
 		return errors.New("container id cannot be empty")
 	}
-	if len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
+	if len(id) > 1024 || !idCharsAllowed(id) || id == "." || id == ".." {
 		return fmt.Errorf("invalid container id %q: only letters, digits, '_', '+', '-' and '.' are allowed", id)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -501,13 +502,13 @@ func (c *conv) blockIO(b *specs.LinuxBlockIO) {
 	}
 }
 
-var pageSizeRE = regexp.MustCompile(`^[1-9][0-9]*(KB|MB|GB|TB|PB)$`)
+var pageSizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*(KB|MB|GB|TB|PB)$`) })
 
 func (c *conv) hugetlb(l []specs.LinuxHugepageLimit) {
 	const res = "linux.resources.hugepageLimits"
 	for i, h := range l {
 		field := fmt.Sprintf("%s[%d]", res, i)
-		if !pageSizeRE.MatchString(h.Pagesize) {
+		if !pageSizeRE().MatchString(h.Pagesize) {
 			c.Fail(field+".pageSize", "%q is not a huge page size such as \"2MB\" or \"1GB\"", h.Pagesize)
 			continue
 		}
@@ -570,7 +571,7 @@ var unifiedCoreFiles = map[string]bool{
 	"cgroup.pressure":        true,
 }
 
-var unifiedKeyRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[a-z0-9_.]+$`)
+var unifiedKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[a-z0-9_.]+$`) })
 
 func (c *conv) unified(u map[string]string) {
 	const res = "linux.resources.unified"
@@ -589,7 +590,7 @@ func (c *conv) unified(u map[string]string) {
 		case strings.Contains(k, ".."):
 			c.Fail(field, "must be a file name, without \"..\"")
 			continue
-		case !unifiedKeyRE.MatchString(k):
+		case !unifiedKeyRE().MatchString(k):
 			c.Fail(field, "must be a cgroup v2 interface file name of the form CONTROLLER.PARAMETER")
 			continue
 		case strings.IndexByte(v, 0) >= 0:
