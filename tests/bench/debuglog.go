@@ -88,7 +88,7 @@ var stageNames = []struct{ end, what string }{
 	{"attached", "Attach of the stages that need it (none without a user namespace)"},
 	{"forked", "release bootstrap, init forked, its config sent, pid saved, bootstrap reaped"},
 	{"init go", "init: Go runtime start (marks from the init's own clock)"},
-	{"init config", "init: config read and decoded (encoding/json, cold in every init)"},
+	{"init config", "init: config read and decoded (rung's binary wire form)"},
 	{"init rootfs", "init: rootfs mounts, devices, propagation (rootfs.Prepare)"},
 	{"init pivot", "init: pivot_root"},
 	{"init finalize", "init: masked and read-only paths, hostname, sysctl"},
