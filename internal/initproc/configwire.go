@@ -221,41 +221,30 @@ func (d *dec) varint(what string) int64 {
 	return int64(u>>1) ^ -int64(u&1)
 }
 
-func (d *dec) int(what string) int {
+// signedIn and unsignedIn narrow a decoded varint to the field's type,
+// refusing a value that does not fit rather than wrapping it.
+func signedIn[T ~int | ~int32](d *dec, what string) T {
 	v := d.varint(what)
-	if int64(int(v)) != v {
+	if int64(T(v)) != v {
 		d.fail(what, "out of range")
 		return 0
 	}
-	return int(v)
+	return T(v)
 }
 
-func (d *dec) u32(what string) uint32 {
+func unsignedIn[T ~uint | ~uint32](d *dec, what string) T {
 	v := d.uvarint(what)
-	if v > 1<<32-1 {
+	if uint64(T(v)) != v {
 		d.fail(what, "out of range")
 		return 0
 	}
-	return uint32(v)
+	return T(v)
 }
 
-func (d *dec) i32(what string) int32 {
-	v := d.varint(what)
-	if int64(int32(v)) != v {
-		d.fail(what, "out of range")
-		return 0
-	}
-	return int32(v)
-}
-
-func (d *dec) uint(what string) uint {
-	v := d.uvarint(what)
-	if uint64(uint(v)) != v {
-		d.fail(what, "out of range")
-		return 0
-	}
-	return uint(v)
-}
+func (d *dec) int(what string) int    { return signedIn[int](d, what) }
+func (d *dec) i32(what string) int32  { return signedIn[int32](d, what) }
+func (d *dec) u32(what string) uint32 { return unsignedIn[uint32](d, what) }
+func (d *dec) uint(what string) uint  { return unsignedIn[uint](d, what) }
 
 func (d *dec) bool(what string) bool {
 	if d.err != nil {
