@@ -16,20 +16,19 @@ func TestValidateIDMatchesRuncRule(t *testing.T) {
 		ids = append(ids, "id"+string(rune(c)), string([]byte{byte(c)}))
 	}
 	for _, id := range ids {
-		want := id != "" && len(id) <= 1024 && runcID.MatchString(id) && id != "." && id != ".."
-		if got := ValidateID(id) == nil; got != want {
-			t.Errorf("ValidateID(%q) accepted=%v, runc's rule says %v", id, got, want)
-		}
+		checkAgainstRunc(t, id)
 	}
 }
 
 func FuzzValidateID(f *testing.F) {
 	f.Add("web-1")
 	f.Add("a/b")
-	f.Fuzz(func(t *testing.T, id string) {
-		want := id != "" && len(id) <= 1024 && runcID.MatchString(id) && id != "." && id != ".."
-		if got := ValidateID(id) == nil; got != want {
-			t.Errorf("ValidateID(%q) accepted=%v, runc's rule says %v", id, got, want)
-		}
-	})
+	f.Fuzz(checkAgainstRunc)
+}
+
+func checkAgainstRunc(t *testing.T, id string) {
+	want := id != "" && len(id) <= 1024 && runcID.MatchString(id) && id != "." && id != ".."
+	if got := ValidateID(id) == nil; got != want {
+		t.Errorf("ValidateID(%q) accepted=%v, runc's rule says %v", id, got, want)
+	}
 }
